@@ -1,0 +1,15 @@
+"""Shared fixtures. Every test gets its own data directory: no test touches the real one."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    home = tmp_path / "assistant-home"
+    monkeypatch.setenv("ASSISTANT_HOME", str(home))
+    monkeypatch.setenv("ASSISTANT_CACHE", str(tmp_path / "assistant-cache"))
+    monkeypatch.delenv("ASSISTANT_PASSPHRASE", raising=False)
+    monkeypatch.delenv("ASSISTANT_EXPORT_PASSPHRASE", raising=False)
+    yield home

@@ -1,0 +1,111 @@
+"""The `assistant` command line.
+
+Each subcommand lives in `ui/commands/<name>.py` with two functions, `add_arguments(parser)` and
+`run(args) -> int`. Modules import heavy libraries (torch, textual) only inside `run`, so
+`assistant --help` stays fast. A subcommand whose module is not there yet is still listed, and
+says so when called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+# (name, one-line help). Order is the order `--help` shows.
+COMMANDS: list[tuple[str, str]] = [
+    ("ask", "send one message and stream the reply to stdout"),
+    ("history", "print a conversation"),
+    ("learning", "show, pause, resume or roll back what the assistant learned"),
+    ("listen", "record one utterance (or read a WAV) and print the transcript"),
+    ("export", "write everything the assistant knows to one encrypted file"),
+    ("import", "restore an export (replace, or merge with --merge)"),
+    ("reset", "destroy the keys and delete everything the assistant knows"),
+    ("passwd", "change the passphrase (re-wraps the key only)"),
+    ("data", "build the training corpus for the default model"),
+    ("train", "train (or continue training) a liquid language model"),
+    ("bench", "measure speed, memory and learning (prints ratios from one run)"),
+    ("doctor", "check the model, data directory, vault, microphone and speech model"),
+]
+
+DESCRIPTION = """\
+A private assistant that lives in your terminal, runs offline on your CPU and learns from
+your conversations. Everything it keeps is encrypted on disk; nothing goes to a network.
+
+Run without a subcommand to open the app."""
+
+EPILOG = """\
+examples:
+  assistant                          open the terminal app
+  assistant ask "what did I say about Lisbon?"
+  assistant export ~/assistant-backup.enc
+  assistant bench model --json
+
+Scripts may unlock with --passphrase-file FILE or ASSISTANT_PASSPHRASE (see `assistant ask --help`).
+The data directory is chosen by the platform, or by ASSISTANT_HOME."""
+
+
+def _load(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"ui.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"ui.commands.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    app = _load("app")
+    if app is not None:
+        app.add_arguments(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, help_text in COMMANDS:
+        module = _load(name)
+        cmd = sub.add_parser(
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text) if module else f"{help_text} (not available in this build yet)",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=getattr(module, "EXAMPLES", None),
+        )
+        if module is not None:
+            module.add_arguments(cmd)
+        cmd.set_defaults(_module=module, _name=name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        module = _load("app")
+        if module is None:
+            parser.print_help()
+            print("\nThe terminal app is not available in this build yet.", file=sys.stderr)
+            return 2
+    else:
+        module = args._module
+        if module is None:
+            print(f"assistant {args._name}: not available in this build yet.", file=sys.stderr)
+            return 2
+    from assistant.errors import USER_ERRORS
+
+    try:
+        return int(module.run(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Measure speed, memory and learning. Every target is a ratio measured side by side in one run.
+
+Kinds:
+  model     decode/prefill tokens/s of the liquid model vs an equal-size transformer, state bytes
+  store     unlock time, write rate, recall latency, export/import time of the encrypted store
+  learning  continual-learning strategies on a scripted persona (personal gain vs anchor drift)
+  voice     word error rate and real-time factor of speech recognition
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+KINDS = ("model", "store", "learning", "voice")
+
+EXAMPLES = """\
+examples:
+  assistant bench model
+  assistant bench model --json --quick
+  assistant bench store --json"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=KINDS, help="what to measure")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--quick", action="store_true", help="fewer and shorter samples (a smoke run, not for figures)")
+    parser.add_argument("--model", metavar="PATH", default=None, help="model folder (default: the shipped model's config)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module(f"assistant.bench.{args.kind}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"assistant.bench.{args.kind}":
+            raise
+        from assistant.errors import NotAvailable
+
+        raise NotAvailable(f"`assistant bench {args.kind}` is not available in this build yet") from None
+    return int(module.run(args) or 0)
