@@ -5,6 +5,7 @@ Kinds:
   store     unlock time, write rate, recall latency, export/import time of the encrypted store
   learning  continual-learning strategies on a scripted persona (personal gain vs anchor drift)
   voice     word error rate and real-time factor of speech recognition
+  recall    the state-kind ablation: diagonal vs matrix state on associative recall
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-KINDS = ("model", "store", "learning", "voice")
+KINDS = ("model", "store", "learning", "voice", "recall")
 
 EXAMPLES = """\
 examples:
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=KINDS, help="what to measure")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--quick", action="store_true", help="fewer and shorter samples (a smoke run, not for figures)")
+    parser.add_argument("--seconds", type=float, default=None, help="recall: compute budget per state kind (default 180)")
     parser.add_argument("--model", metavar="PATH", default=None, help="model folder (default: the shipped model's config)")
 
 

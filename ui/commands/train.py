@@ -1,0 +1,60 @@
+"""Train (or continue training) a liquid language model, and export it as a model folder.
+
+Actions:
+  run      train in a run folder; resumes from its last checkpoint if there is one
+  export   write a run's weights as a model folder (half precision, config, tokenizer)
+
+A run folder holds the config, the tokenizer, the tokenised corpus and the last checkpoint.
+Continuing on another day is the same command; after a lost optimiser state, --init-from a
+model folder with --rewarm-steps gives a short learning-rate re-warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """\
+examples:
+  assistant data build                                   # the corpus, into the cache
+  assistant train run --run runs/default --tokens 40000000
+  assistant train run --run runs/default --max-seconds 3600     # an hour, then checkpoint
+  torchrun --nproc-per-node 4 -m ui.cli train run --run runs/big --d-model 768
+  assistant train export --run runs/default --out models/default"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = sub.add_parser("run", help="train (resumes from the run's checkpoint)")
+    r.add_argument("--run", required=True, metavar="DIR", help="run folder (created if missing)")
+    r.add_argument("--corpus", metavar="DIR", default=None, help="corpus folder from `assistant data build` (default: the cache)")
+    r.add_argument("--state-kind", choices=("diagonal", "matrix"), default="matrix")
+    r.add_argument("--d-model", type=int, default=384)
+    r.add_argument("--layers", type=int, default=6)
+    r.add_argument("--heads", type=int, default=6)
+    r.add_argument("--vocab", type=int, default=8192)
+    r.add_argument("--tokens", type=int, default=40_000_000, help="tokens of the whole schedule (default 40M)")
+    r.add_argument("--batch", type=int, default=16, help="sequences per step per process")
+    r.add_argument("--seq-len", type=int, default=512)
+    r.add_argument("--lr", type=float, default=3e-3)
+    r.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    r.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
+    r.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
+    r.add_argument("--init-from", metavar="MODEL_DIR", default=None, help="start from a model folder's weights (no optimiser state)")
+    r.add_argument("--rewarm-steps", type=int, default=100, help="re-warm-up steps when starting --init-from (default 100)")
+    r.add_argument("--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: only where the CPU has AMX)")
+    r.add_argument("--compile", action="store_true", help="torch.compile the model")
+    r.add_argument("--seed", type=int, default=1234)
+    r.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    e = sub.add_parser("export", help="write a run's weights as a model folder")
+    e.add_argument("--run", required=True, metavar="DIR")
+    e.add_argument("--out", required=True, metavar="DIR")
+    e.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16")
+
+
+def run(args: argparse.Namespace) -> int:
+    from assistant import training
+
+    if args.action == "run":
+        return training.run_training(args)
+    return training.export_run(args)
