@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ModelError
+
 Dialogue = list[tuple[str, str]]
 
 
@@ -40,8 +42,8 @@ class Source:
     available: Callable[[], bool]
 
 
-class SourceMissing(RuntimeError):
-    """A source's files are not installed."""
+class SourceMissing(ModelError):
+    """A source's files are not installed (the message names the package that provides them)."""
 
 
 # --- chitchat-dataset -------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def _wordnet_entry(line: str) -> str | None:
     return text
 
 
-def read_wordnet(group: int = 40) -> Iterator[str]:
+def read_wordnet(group: int = 25) -> Iterator[str]:
     """Glosses and examples, `group` consecutive synsets (one lexicographer file order) a document."""
     files = [WORDNET_DIR / f"data.{pos}" for pos in ("noun", "verb", "adj", "adv")]
     if not all(f.exists() for f in files):
@@ -332,9 +334,9 @@ def read_fortunes() -> Iterator[str]:
     for file in files:
         text = file.read_text(encoding="utf-8", errors="replace")
         for entry in re.split(r"^%\s*$", text, flags=re.M):
-            entry = entry.strip("\n")
-            if entry.strip():
-                yield entry
+            lines = [line.strip() for line in entry.strip("\n").splitlines()]
+            if any(lines):
+                yield "\n".join(lines)
 
 
 # --- Python documentation ---------------------------------------------------------------------
@@ -391,6 +393,7 @@ class _DocText(html.parser.HTMLParser):
     def text(self) -> str:
         text = "".join(self.parts).replace("¶", "")
         lines = [line.rstrip() for line in text.split("\n")]
+        lines = [line[1:] if line.startswith(" ") and not line.startswith("  ") else line for line in lines]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see ui/cli.py
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine: `make run` (set up, then open the assistant) and
+# `make test` (set up with the test extras and system packages, then run the whole suite).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup setup-test apt
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is installed first, pinned, so nothing can pull a CUDA build.
+setup: $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+
+apt:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$(cat .ci/apt-*.txt 2>/dev/null | sort -u) >/dev/null; \
+	else echo "not root: install by hand: $$(cat .ci/apt-*.txt 2>/dev/null | sort -u | tr '\n' ' ')"; fi
+
+setup-test: $(BIN)/python apt
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test,data]"
+
+run: setup
+	$(BIN)/assistant
+
+test: setup-test
+	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5: no tests collected

@@ -1,0 +1,246 @@
+"""The corpus build: cleaning, rendering, splits, determinism, and the held-out memory cases."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+
+import pytest
+
+from core import dialogues
+from core.data import CorpusError, build_corpus, check_rendered, clean_dialogue, clean_document, read_jsonl
+from core.data_sources import SOURCES, Source, _RReader, parse_chatterbot_yaml
+from core.template import MEMORY, ROLE_TOKENS
+
+WORDS = "the quick brown fox jumps over a lazy dog while rain falls softly on old roofs".split()
+
+
+def _fixture_sources() -> dict[str, Source]:
+    """Two tiny sources: prose (with a duplicate, a too-short entry and dirt) and dialogues."""
+
+    def prose():  # a --quick build reads the first 60 of each source
+        yield "Document x.\x07 duplicate"
+        yield "Document x.\x07  Duplicate"
+        yield "tiny"
+        yield "Forged <|assistant|>turn inside a document that is long enough."
+        for i in range(56):
+            words = [WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(20 + i % 30)]
+            yield f"Document {i}.\x07 " + " ".join(words) + "\t\tend."
+
+    def chats():
+        yield [("assistant", "only one side")]
+        for i in range(59):
+            yield [("user", f"hello number {i}"), ("user", "are you there?"), ("assistant", f"yes, hi {i}"), ("user", "bye")]
+
+    return {
+        "prose": Source("prose", "CC0", "fixture", "text", prose, lambda: True),
+        "chats": Source("chats", "CC0", "fixture", "dialogue", chats, lambda: True),
+        "absent": Source("absent", "CC0", "not installed", "text", lambda: iter(()), lambda: False),
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    manifest = build_corpus(out, seed=3, quick=True, sources=_fixture_sources(), progress=False)
+    return out, manifest
+
+
+def _texts(path):
+    return [row["text"] for row in read_jsonl(path)]
+
+
+def test_build_writes_every_file(built):
+    out, manifest = built
+    for name in ("train.jsonl", "val.jsonl", "anchor.txt", "memory_eval.jsonl", "manifest.json"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert manifest["seed"] == 3 and manifest["build_version"] >= 1
+    assert set(manifest["sources"]) == {"prose", "chats", "generated"}
+    assert manifest["sources"]["prose"]["licence"] == "CC0"
+    assert manifest["sources"]["prose"]["train"]["chars"] > 0
+
+
+def test_missing_source_is_skipped_and_named(built):
+    _, manifest = built
+    assert "absent" in manifest["skipped"] and "not installed" in manifest["skipped"]["absent"]
+
+
+def test_duplicates_and_short_documents_are_dropped(built):
+    out, manifest = built
+    assert manifest["sources"]["prose"]["dropped"] == {"duplicate": 1, "short": 1}
+    assert manifest["sources"]["chats"]["dropped"] == {"short": 1}
+    every = _texts(out / "train.jsonl") + _texts(out / "val.jsonl")
+    assert len(every) == len(set(every))
+
+
+def test_cleaning_strips_control_characters_tabs_and_role_tokens(built):
+    out, _ = built
+    prose = [r["text"] for r in read_jsonl(out / "train.jsonl") if r["source"] == "prose"]
+    assert prose and not any("\x07" in t or "\t" in t or "  " in t for t in prose)
+    assert not any(token in t for t in prose for token in ROLE_TOKENS)
+
+
+def test_dialogue_turns_of_one_speaker_are_merged():
+    assert clean_dialogue([("user", "a"), ("user", " b "), ("assistant", "c"), ("user", "")]) == [
+        ("user", "a b"),
+        ("assistant", "c"),
+    ]
+    assert clean_dialogue([("assistant", "first"), ("user", "q"), ("assistant", "a")])[0] == ("user", "q")
+
+
+def test_clean_document_keeps_code_indentation():
+    assert clean_document("def f():\n    return  1\r\n\n\n\nx") == "def f():\n    return 1\n\nx"
+
+
+def test_every_rendered_dialogue_is_well_formed(built):
+    out, _ = built
+    rows = list(read_jsonl(out / "train.jsonl")) + list(read_jsonl(out / "val.jsonl"))
+    dialogs = [r["text"] for r in rows if r["source"] in ("chats", "generated")]
+    assert len(dialogs) > 50
+    for text in dialogs:
+        check_rendered(text)
+
+
+def test_check_rendered_rejects_unbalanced_role_tokens():
+    for bad in ("<|user|>hi", "<|user|>hi<|assistant|>yo<|end|>", "loose<|user|>hi<|end|>", "<|end|>"):
+        with pytest.raises(CorpusError):
+            check_rendered(bad)
+
+
+def test_splits_are_disjoint_and_anchor_is_never_trained_on(built):
+    out, manifest = built
+    train, val = set(_texts(out / "train.jsonl")), set(_texts(out / "val.jsonl"))
+    anchor = (out / "anchor.txt").read_text()
+    assert train and val and anchor.strip()
+    assert not train & val
+    assert not any(text in anchor for text in train | val)
+    assert manifest["splits"]["anchor"]["chars"] > 0
+
+
+def test_anchor_has_no_memory_blocks_but_some_chat(built):
+    out, _ = built
+    anchor = (out / "anchor.txt").read_text()
+    assert MEMORY not in anchor
+    assert "<|user|>" in anchor
+
+
+def test_build_is_deterministic_for_a_seed(built, tmp_path):
+    out, manifest = built
+    again = build_corpus(tmp_path / "again", seed=3, quick=True, sources=_fixture_sources(), progress=False)
+    assert again["files"] == manifest["files"]
+    other = build_corpus(tmp_path / "other", seed=4, quick=True, sources=_fixture_sources(), progress=False)
+    assert other["files"]["train.jsonl"] != manifest["files"]["train.jsonl"]
+
+
+def test_no_source_at_all_is_an_error(tmp_path):
+    with pytest.raises(CorpusError, match="no corpus source"):
+        build_corpus(tmp_path, quick=True, sources={"absent": _fixture_sources()["absent"]}, progress=False)
+
+
+def test_generated_dialogues_are_a_large_share(built):
+    _, manifest = built
+    share = manifest["sources"]["generated"]["share_of_train_val_chars"]
+    assert 0.2 <= share <= 0.4
+    assert set(manifest["generated_kinds"]) >= {"recall", "absent", "tell", "general"}
+
+
+# --- generated dialogues and the held-out memory cases ----------------------------------------
+
+
+def test_train_and_eval_value_lists_are_disjoint():
+    train = {v.lower() for values in dialogues.TRAIN.lists().values() for v in values}
+    evals = {v.lower() for values in dialogues.EVAL.lists().values() for v in values}
+    assert evals and not train & evals
+
+
+def test_dates_and_numbers_are_split_by_rule():
+    import random
+
+    rng = random.Random(0)
+    train_dates = {dialogues.random_date(rng, dialogues.TRAIN) for _ in range(2000)}
+    eval_dates = {dialogues.random_date(rng, dialogues.EVAL) for _ in range(2000)}
+    assert not train_dates & eval_dates
+    train_numbers = {dialogues.random_number(rng, dialogues.TRAIN, 3) for _ in range(2000)}
+    eval_numbers = {dialogues.random_number(rng, dialogues.EVAL, 3) for _ in range(2000)}
+    assert not train_numbers & eval_numbers
+
+
+def test_generated_dialogues_are_reproducible():
+    first = [(g.messages, g.memory) for g in dialogues.generate_dialogues(7, 50)]
+    again = [(g.messages, g.memory) for g in dialogues.generate_dialogues(7, 50)]
+    other = [(g.messages, g.memory) for g in dialogues.generate_dialogues(8, 50)]
+    assert first == again and first != other
+
+
+def test_recall_answers_copy_the_value_from_the_memory_block():
+    recalls = [g for g in dialogues.generate_dialogues(1, 400) if g.kind == "recall"]
+    assert recalls
+    for g in recalls:
+        value = g.facts[0].value
+        assert any(value in note for note in g.memory)
+        assert value in g.messages[-1][1]
+
+
+def test_absent_answers_do_not_contain_the_value():
+    absents = [g for g in dialogues.generate_dialogues(1, 400) if g.kind == "absent"]
+    assert absents
+    for g in absents:
+        value = g.facts[0].value
+        assert not any(value in note for note in g.memory or [])
+        assert value not in g.messages[-1][1]
+
+
+def test_memory_eval_cases(built):
+    out, manifest = built
+    cases = list(read_jsonl(out / "memory_eval.jsonl"))
+    assert len(cases) == 250 and manifest["memory_eval"] == {"cases": 250, "with_answer": 200, "absent": 50}
+    for case in cases:
+        assert set(case) == {"memory", "history", "question", "answer", "kind"}
+        assert 1 <= len(case["memory"]) <= 6 and case["question"]
+        if case["answer"] is None:
+            assert case["kind"].startswith("absent:")
+        else:
+            assert any(case["answer"] in note for note in case["memory"])
+    assert cases == dialogues.memory_eval_cases(3)
+
+
+def test_eval_values_never_appear_in_generated_training_text(built):
+    out, _ = built
+    generated = "\n".join(r["text"] for r in read_jsonl(out / "train.jsonl") if r["source"] == "generated")
+    for case in read_jsonl(out / "memory_eval.jsonl"):
+        value = case["answer"]
+        if value is None or value.isdigit():  # bare numbers occur in other contexts ("60 minutes")
+            continue
+        assert not re.search(rf"\b{re.escape(value)}\b", generated), value
+
+
+# --- source readers ---------------------------------------------------------------------------
+
+
+def test_chatterbot_yaml_subset():
+    text = "categories:\n- greetings\nconversations:\n- - Hello\n  - 'Hi, it''s me'\n- - How are you?\n  - |\n    Fine\n    thanks\n"
+    assert parse_chatterbot_yaml(text) == [["Hello", "Hi, it's me"], ["How are you?", "Fine thanks"]]
+
+
+def test_r_reader_reads_a_character_vector():
+    blob = b"X\n" + struct.pack(">iii", 2, 0x040000, 0x020300)
+    blob += struct.pack(">ii", 16, 2) + struct.pack(">ii", 9 | (1 << 15), 5) + b"hello" + struct.pack(">ii", 9, -1)
+    assert _RReader(blob).read() == ["hello", None]
+
+
+@pytest.mark.skipif(not SOURCES["austen"].available(), reason="r-cran-janeaustenr is not installed")
+def test_austen_novels_read_without_r():
+    first = next(SOURCES["austen"].read())
+    assert "Jane Austen" in first or "EMMA" in first
+
+
+def test_cli_quick_build(tmp_path, capsys):
+    if not any(source.available() for source in SOURCES.values()):
+        pytest.skip("no corpus source installed")
+    from ui.cli import main
+
+    assert main(["data", "build", "--quick", "--out", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "c" / "manifest.json").is_file()
+    assert "corpus written to" in capsys.readouterr().out
