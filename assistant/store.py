@@ -1,0 +1,149 @@
+"""The application's door to the encrypted store: the data directory's store, opened and unlocked.
+
+Interfaces (`ui`) use this module and never import `memory` themselves. The store's types and
+errors are re-exported here for them:
+
+    with unlocked_store(passphrase_file=args.passphrase_file) as store:
+        store.list_conversations()
+
+Where no vault exists yet, unlocking creates one with the passphrase given (asked twice at a
+terminal), so `ASSISTANT_PASSPHRASE=... assistant export x.enc` works on a fresh machine too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistant import paths
+from assistant.unlock import Prompt, store_passphrase
+from memory.archive import export_store, import_export, write_plaintext_export
+from memory.crypto import DESIGN_KDF, KdfParams
+from memory.errors import (
+    CorruptRecord,
+    ExportAuthError,
+    ExportFormatError,
+    ExportPathError,
+    ExportVersionError,
+    InstanceLocked,
+    KeyringUnavailable,
+    StoreError,
+    VaultLocked,
+    VaultMissing,
+    WrongPassphrase,
+)
+from memory.records import Conversation, Deletion, Memory, Message, Snippet
+from memory.store import STORE_FILE, Store, reset_directory
+from memory.vault import VAULT_FILE
+
+__all__ = [
+    "Conversation",
+    "CorruptRecord",
+    "Deletion",
+    "ExportAuthError",
+    "ExportFormatError",
+    "ExportPathError",
+    "ExportVersionError",
+    "InstanceLocked",
+    "KeyringUnavailable",
+    "Memory",
+    "Message",
+    "Snippet",
+    "Store",
+    "StoreError",
+    "VaultLocked",
+    "VaultMissing",
+    "WrongPassphrase",
+    "export_plaintext",
+    "export_to",
+    "import_from",
+    "open_store",
+    "reset_data",
+    "store_exists",
+    "unlock_store",
+    "unlocked_store",
+]
+
+
+def _directory(directory: Path | None) -> Path:
+    return Path(directory) if directory is not None else paths.data_dir(create=True)
+
+
+def store_exists(directory: Path | None = None) -> bool:
+    """Whether the data directory holds a store (a key file or a database)."""
+    root = Path(directory) if directory is not None else paths.data_dir()
+    return (root / VAULT_FILE).exists() or (root / STORE_FILE).exists()
+
+
+def open_store(directory: Path | None = None) -> Store:
+    """The data directory's store, open and still locked (raises `InstanceLocked` if in use)."""
+    return Store.open(_directory(directory))
+
+
+def unlock_store(
+    store: Store,
+    *,
+    passphrase_file: str | Path | None = None,
+    create: bool = True,
+    kdf: KdfParams = DESIGN_KDF,
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+) -> bool:
+    """Unlock `store` with a passphrase from the file, the environment or the terminal.
+
+    Where no vault exists and `create` is true, a new one is made (the passphrase is asked twice
+    at a terminal). Returns whether a vault was created.
+    """
+    if store.has_vault:
+        store.unlock(store_passphrase(passphrase_file, prompt=prompt, interactive=interactive))
+        return False
+    if not create:
+        raise VaultMissing(f"there is no store in {store.directory} yet")
+    passphrase = store_passphrase(passphrase_file, creating=True, prompt=prompt, interactive=interactive)
+    store.create(passphrase, kdf=kdf)
+    return True
+
+
+@contextmanager
+def unlocked_store(
+    passphrase_file: str | Path | None = None,
+    *,
+    create: bool = True,
+    directory: Path | None = None,
+    kdf: KdfParams = DESIGN_KDF,
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+) -> Iterator[Store]:
+    """Open and unlock the data directory's store for the duration of a `with` block."""
+    store = open_store(directory)
+    try:
+        unlock_store(
+            store, passphrase_file=passphrase_file, create=create, kdf=kdf, prompt=prompt, interactive=interactive
+        )
+        yield store
+    finally:
+        store.close()
+
+
+def export_to(
+    store: Store, path: Path, passphrase: str, *, overwrite: bool = False, kdf: KdfParams = DESIGN_KDF
+) -> dict[str, int]:
+    """Write an encrypted export of `store` to `path`; returns the counts exported."""
+    return export_store(store, Path(path), passphrase, kdf=kdf, overwrite=overwrite)
+
+
+def export_plaintext(store: Store, directory: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write a readable export (JSON and Markdown) into `directory`; returns the files written."""
+    return write_plaintext_export(store.snapshot(), Path(directory), overwrite=overwrite)
+
+
+def import_from(store: Store, path: Path, passphrase: str, *, merge: bool = False) -> dict[str, int]:
+    """Restore an export into `store` (replace, or `merge`); on any failure nothing changes."""
+    return import_export(store, Path(path), passphrase, merge=merge)
+
+
+def reset_data(directory: Path | None = None) -> list[str]:
+    """Destroy the data directory's store (keys shredded, rows deleted, files removed); returns warnings."""
+    root = Path(directory) if directory is not None else paths.data_dir()
+    return reset_directory(root)

@@ -1,0 +1,409 @@
+"""The store's foundation: opening, keys, transactions, effects and row access.
+
+`memory.store.Store` adds the record methods (mixins in `memory.chats`, `memory.learning_data`,
+`memory.facts`, `memory.snapshots`) and the recall index on top of this.
+
+Writes happen in transactions (`with store.transaction(): ...` groups several); the recall index
+and listeners hear about a change only once it is committed. All methods are safe to call from
+several threads (one re-entrant lock serialises them).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from memory import migrations
+from memory.codec import RowCodec
+from memory.crypto import DESIGN_KDF, KdfParams
+from memory.errors import (
+    CorruptRecord,
+    DatabaseCorrupt,
+    RecordNotFound,
+    StoreClosed,
+    VaultExists,
+    VaultLocked,
+    VaultMismatch,
+    VaultMissing,
+)
+from memory.files import private_dir
+from memory.lock import InstanceLock
+from memory.recall import RecallIndex
+from memory.records import Change, Sources
+from memory.sqlite import checkpoint, connect, side_files
+from memory.vault import Vault
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "store.db"
+KEY_CHECK = b"assistant-store-key-check-v1"
+_CHUNK = 500  # ids per `IN (...)` clause
+_EDITABLE_TEXT = frozenset({"conversations", "messages", "memories"})
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+@dataclass
+class _Pending:
+    """Effects of the open transaction, applied only once it commits."""
+
+    index: list[Callable[[RecallIndex], None]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    deleted: bool = False
+    reindex: bool = False
+
+    def mark(self) -> tuple[int, int, bool, bool]:
+        return len(self.index), len(self.changes), self.deleted, self.reindex
+
+    def rollback(self, mark: tuple[int, int, bool, bool]) -> None:
+        del self.index[mark[0] :]
+        del self.changes[mark[1] :]
+        self.deleted, self.reindex = mark[2], mark[3]
+
+
+class StoreBase:
+    """Lifecycle, keys, transactions and row access; the record methods live in mixins."""
+
+    def __init__(self, directory: Path, db: Any, lock: InstanceLock, vault: Vault) -> None:
+        """Use `Store.open`; this only assembles the parts."""
+        self.directory = directory
+        self._db = db
+        self._instance_lock = lock
+        self._vault = vault
+        self._lock = threading.RLock()
+        self._build_lock = threading.Lock()
+        self._codec: RowCodec | None = None
+        self._closed = False
+        self._depth = 0
+        self._pending = _Pending()
+        self._index: RecallIndex | None = None
+        self._index_backlog: list[Callable[[RecallIndex], None]] | None = None
+        self._index_generation = 0
+        self._listeners: list[Callable[[Change], None]] = []
+        self.index_skipped: list[CorruptRecord] = []
+        """Records left out of the recall index because they failed to decrypt."""
+
+    # === lifecycle ===========================================================================
+
+    @classmethod
+    def open(cls, directory: Path | str) -> Self:
+        """Open the store in `directory` (created 0700 if needed), locked until `create`/`unlock`.
+
+        Raises `InstanceLocked` if another running instance holds the directory,
+        `DatabaseCorrupt` if the database is not readable as SQLite and `SchemaTooNew` if it was
+        written by a newer program.
+        """
+        directory = private_dir(Path(directory))
+        lock = InstanceLock(directory)
+        lock.acquire()
+        try:
+            db = connect(directory / STORE_FILE)
+            try:
+                migrations.migrate(db)
+            except BaseException:
+                db.close()
+                raise
+        except sqlite3.DatabaseError as exc:
+            lock.release()
+            raise DatabaseCorrupt(f"{directory / STORE_FILE} cannot be read: {exc}") from None
+        except BaseException:
+            lock.release()
+            raise
+        return cls(directory, db, lock, Vault(directory))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.directory / STORE_FILE
+
+    @property
+    def has_vault(self) -> bool:
+        """Whether a key file exists (the store was created)."""
+        return self._vault.exists
+
+    @property
+    def is_unlocked(self) -> bool:
+        """Whether the data key is in memory."""
+        return self._codec is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the store was closed or reset."""
+        return self._closed
+
+    def files(self) -> list[Path]:
+        """Every file of the store that exists now (for audits and scans)."""
+        candidates = [*side_files(self.path), self._vault.path, self._instance_lock.path]
+        return [p for p in candidates if p.exists()]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("the store was closed")
+
+    def _has_key_check(self) -> bool:
+        return self._db.conn.execute("SELECT 1 FROM meta WHERE key = 'key_check'").fetchone() is not None
+
+    def create(self, passphrase: str, *, kdf: KdfParams = DESIGN_KDF) -> None:
+        """Make the vault (a new random data key wrapped under `passphrase`) and unlock.
+
+        `kdf` defaults to the design's Argon2id parameters; tests pass cheaper ones.
+        """
+        with self._lock:
+            self._check_open()
+            if self._vault.exists:
+                raise VaultExists(f"a store already exists in {self.directory}; unlock it instead")
+            if self._has_key_check():
+                raise VaultMissing(self._orphan_message())
+            self._install_key(self._vault.create(passphrase, kdf))
+
+    def _orphan_message(self) -> str:
+        return (
+            f"{self.path} holds encrypted data but its key file ({self._vault.path.name}) is missing; "
+            "without it the data cannot be read (restore the key file, or reset to start over)"
+        )
+
+    def unlock(self, passphrase: str) -> None:
+        """Unwrap the data key with `passphrase` (`WrongPassphrase` if it does not fit).
+
+        Nothing on disk changes when the passphrase is wrong.
+        """
+        with self._lock:
+            self._check_open()
+            if not self._vault.exists and self._has_key_check():
+                raise VaultMissing(self._orphan_message())
+            self._install_key(self._vault.unlock(passphrase))
+
+    def unlock_with_keyring(self, backend: Any = None) -> None:
+        """Unlock with the key kept in the OS keyring (see `enable_keyring`)."""
+        with self._lock:
+            self._check_open()
+            self._install_key(self._vault.unlock_with_keyring(backend))
+
+    def _install_key(self, data_key: bytes) -> None:
+        codec = RowCodec(data_key)
+        row = self._db.conn.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+        if row is None:
+            with self._db.atomic():
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('key_check', ?)",
+                    [codec.seal("meta", "value", "key_check", KEY_CHECK)],
+                )
+        else:
+            try:
+                ok = codec.open("meta", "value", "key_check", row[0]) == KEY_CHECK
+            except CorruptRecord:
+                ok = False
+            if not ok:
+                raise VaultMismatch(f"the key file in {self.directory} does not belong to its database")
+        self._codec = codec
+
+    def lock(self) -> None:
+        """Forget the data key and the recall index (the store stays open and locked)."""
+        with self._lock:
+            self._codec = None
+            self._index = None
+            self._index_backlog = None
+            self._index_generation += 1
+
+    def close(self) -> None:
+        """Lock, checkpoint and truncate the WAL, close the database and release the instance lock."""
+        with self._lock:
+            if self._closed:
+                return
+            self.lock()
+            try:
+                checkpoint(self._db)
+            finally:
+                self._db.close()
+                self._instance_lock.release()
+                self._closed = True
+
+    def kdf_params(self) -> KdfParams:
+        """The Argon2id parameters of the passphrase slot."""
+        return self._vault.kdf_params()
+
+    def change_passphrase(self, old: str, new: str, *, kdf: KdfParams | None = None) -> None:
+        """Re-wrap the data key under `new` (and `kdf`, if given); no record is re-encrypted."""
+        with self._lock:
+            self._check_open()
+            self._vault.change_passphrase(old, new, kdf)
+
+    @property
+    def has_keyring_slot(self) -> bool:
+        """Whether the vault also opens with a key kept in the OS keyring."""
+        return self._vault.has_keyring_slot
+
+    def enable_keyring(self, passphrase: str, backend: Any = None) -> None:
+        """Add the OS-keyring slot, so the store can unlock without typing the passphrase.
+
+        The passphrase is asked again (the data key is not kept outside the cipher); refused with
+        `KeyringUnavailable` where the keyring backend would keep the key in plaintext.
+        """
+        with self._lock:
+            self._check_open()
+            self._vault.add_keyring_slot(self._vault.unlock(passphrase), backend)
+
+    def disable_keyring(self, backend: Any = None) -> None:
+        """Remove the OS-keyring slot and its key."""
+        with self._lock:
+            self._check_open()
+            self._vault.remove_keyring_slot(backend)
+
+    # === transactions and effects ============================================================
+
+    def _require_codec(self) -> RowCodec:
+        self._check_open()
+        if self._codec is None:
+            raise VaultLocked()
+        return self._codec
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one atomic transaction (nested calls join the outer one)."""
+        changes: list[Change] = []
+        with self._lock:
+            self._require_codec()
+            mark = self._pending.mark()
+            self._depth += 1
+            try:
+                with self._db.atomic():
+                    yield
+            except BaseException:
+                self._pending.rollback(mark)
+                raise
+            finally:
+                self._depth -= 1
+            if self._depth == 0:
+                pending, self._pending = self._pending, _Pending()
+                self._apply(pending)
+                changes = pending.changes
+        self._notify(changes)
+
+    def _apply(self, pending: _Pending) -> None:
+        if pending.reindex:
+            # Too much changed to follow op by op: drop the index (and any build in progress).
+            self._index = None
+            self._index_generation += 1
+            pending.index.clear()
+        for op in pending.index:
+            if self._index_backlog is not None:
+                self._index_backlog.append(op)
+            elif self._index is not None:
+                op(self._index)
+        if pending.deleted:
+            checkpoint(self._db)
+
+    def _notify(self, changes: list[Change]) -> None:
+        for change in changes:
+            for listener in list(self._listeners):
+                try:
+                    listener(change)
+                except Exception:  # a listener's bug must not undo a committed write
+                    log.exception("store listener %r failed on %r", listener, change)
+
+    def add_listener(self, listener: Callable[[Change], None]) -> Callable[[], None]:
+        """Call `listener(change)` after every committed change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _changed(self, table: str, action: str, *ids: Any) -> None:
+        self._pending.changes.append(Change(table, action, tuple(ids)))
+        # An edit of the user's text deletes the old text: truncate the WAL after it too.
+        if action == "deleted" or (action == "updated" and table in _EDITABLE_TEXT):
+            self._pending.deleted = True
+
+    def _index_add(self, kind: str, ident: int, text: str, conversation_id: int | None) -> None:
+        self._pending.index.append(lambda index: index.add((kind, ident), text, conversation_id))
+
+    def _index_remove(self, kind: str, ident: int) -> None:
+        self._pending.index.append(lambda index: index.remove((kind, ident)))
+
+    # === low-level row access ================================================================
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.conn.execute(sql, params)
+
+    def _next_id(self, table: str) -> int:
+        row = self._execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+        return (row[0] if row else 0) + 1
+
+    def _row(self, table: str, key: str, ident: Any, columns: str) -> tuple[Any, ...]:
+        row = self._execute(f"SELECT {columns} FROM {table} WHERE {key} = ?", [ident]).fetchone()
+        if row is None:
+            raise RecordNotFound(table, ident)
+        return row
+
+    def _ids_where(self, sql: str, ids: Iterable[int], *params: Any) -> set[int]:
+        """Run `sql` (with `{ids}` for an IN list) over `ids` in chunks; the union of first columns."""
+        found: set[int] = set()
+        ids = sorted(set(ids))
+        for chunk in _chunks(ids):
+            found.update(r[0] for r in self._execute(sql.format(ids=_marks(len(chunk))), [*params, *chunk]))
+        return found
+
+    def _delete_ids(self, table: str, ids: Iterable[int], key: str = "id") -> None:
+        ids = sorted(set(ids))
+        for chunk in _chunks(ids):
+            self._execute(f"DELETE FROM {table} WHERE {key} IN ({_marks(len(chunk))})", chunk)
+
+    def _sources_of(self, table: str, key: str, ident: int) -> Sources:
+        groups: dict[str, set[int]] = {"message": set(), "memory": set(), "replay": set()}
+        for kind, source_id in self._execute(f"SELECT kind, source_id FROM {table} WHERE {key} = ?", [ident]):
+            groups[kind].add(source_id)
+        return Sources(frozenset(groups["message"]), frozenset(groups["memory"]), frozenset(groups["replay"]))
+
+    def _put_sources(self, table: str, key: str, ident: int, sources: Sources) -> None:
+        rows = [("message", i) for i in sources.message_ids] + [("memory", i) for i in sources.memory_ids]
+        if table == "adapter_sources":
+            rows += [("replay", i) for i in sources.replay_ids]
+        self._db.conn.executemany(
+            f"INSERT OR IGNORE INTO {table} ({key}, kind, source_id) VALUES (?, ?, ?)",
+            [(ident, kind, int(source_id)) for kind, source_id in rows],
+        )
+
+    def _unlearn(self, message_ids: Iterable[int], memory_ids: Iterable[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Delete replay items derived from the given sources and adapter versions that saw any of them."""
+        message_ids, memory_ids = list(message_ids), list(memory_ids)
+        replay: set[int] = set()
+        adapters: set[int] = set()
+        for kind, ids in (("message", message_ids), ("memory", memory_ids)):
+            replay |= self._ids_where(
+                "SELECT replay_id FROM replay_sources WHERE kind = ? AND source_id IN ({ids})", ids, kind
+            )
+            adapters |= self._ids_where(
+                "SELECT adapter_id FROM adapter_sources WHERE kind = ? AND source_id IN ({ids})", ids, kind
+            )
+        adapters |= self._ids_where(
+            "SELECT adapter_id FROM adapter_sources WHERE kind = ? AND source_id IN ({ids})", replay, "replay"
+        )
+        self._delete_ids("replay_items", replay)
+        self._delete_ids("adapter_versions", adapters)
+        if replay:
+            self._changed("replay_items", "deleted", *sorted(replay))
+        if adapters:
+            self._changed("adapter_versions", "deleted", *sorted(adapters))
+        return tuple(sorted(replay)), tuple(sorted(adapters))

@@ -1,0 +1,268 @@
+"""Conversations, their messages and their recurrent states."""
+
+from __future__ import annotations
+
+import time
+
+from memory.base import StoreBase
+from memory.codec import RowCodec
+from memory.errors import CorruptRecord
+from memory.records import Conversation, Deletion, Message, RecurrentState
+
+
+class ChatsMixin(StoreBase):
+    """Record methods for conversations, messages and recurrent states."""
+
+    # === conversations =======================================================================
+
+    def _conversation(self, codec: RowCodec, ident: int, payload: bytes) -> Conversation:
+        obj = codec.open_json("conversations", ident, payload)
+        try:
+            return Conversation(ident, str(obj["title"]), float(obj["created"]), float(obj["updated"]))
+        except (KeyError, TypeError, ValueError):
+            raise CorruptRecord("conversations", ident, "payload", "has an unexpected shape") from None
+
+    def _put_conversation(self, codec: RowCodec, conv: Conversation, insert: bool) -> None:
+        payload = codec.seal_json(
+            "conversations", conv.id, {"title": conv.title, "created": conv.created, "updated": conv.updated}
+        )
+        if insert:
+            self._execute("INSERT INTO conversations (id, payload) VALUES (?, ?)", [conv.id, payload])
+        else:
+            self._execute("UPDATE conversations SET payload = ? WHERE id = ?", [payload, conv.id])
+
+    def add_conversation(self, title: str = "", *, created: float | None = None) -> Conversation:
+        """Start a conversation (its title may be set later with `rename_conversation`)."""
+        now = time.time() if created is None else float(created)
+        with self.transaction():
+            codec = self._require_codec()
+            conv = Conversation(self._next_id("conversations"), str(title), now, now)
+            self._put_conversation(codec, conv, insert=True)
+            self._changed("conversations", "added", conv.id)
+        return conv
+
+    def get_conversation(self, conversation_id: int) -> Conversation:
+        """The conversation's header; `RecordNotFound` if there is none."""
+        with self._lock:
+            codec = self._require_codec()
+            (payload,) = self._row("conversations", "id", conversation_id, "payload")
+            return self._conversation(codec, conversation_id, payload)
+
+    def list_conversations(self) -> list[Conversation]:
+        """All conversations, most recently updated first."""
+        with self._lock:
+            codec = self._require_codec()
+            rows = self._execute("SELECT id, payload FROM conversations").fetchall()
+            convs = [self._conversation(codec, ident, payload) for ident, payload in rows]
+        return sorted(convs, key=lambda c: (-c.updated, -c.id))
+
+    def rename_conversation(self, conversation_id: int, title: str) -> Conversation:
+        """Set a conversation's title."""
+        with self.transaction():
+            codec = self._require_codec()
+            conv = self.get_conversation(conversation_id)
+            conv = Conversation(conv.id, str(title), conv.created, conv.updated)
+            self._put_conversation(codec, conv, insert=False)
+            self._changed("conversations", "updated", conv.id)
+        return conv
+
+    def _touch(self, codec: RowCodec, conversation_id: int, when: float) -> None:
+        conv = self.get_conversation(conversation_id)
+        if when > conv.updated:
+            self._put_conversation(codec, Conversation(conv.id, conv.title, conv.created, when), insert=False)
+
+    def delete_conversation(self, conversation_id: int) -> Deletion:
+        """Delete a conversation, its messages and state, and everything learned from them."""
+        with self.transaction():
+            self._require_codec()
+            self._row("conversations", "id", conversation_id, "id")
+            message_ids = [r[0] for r in self._execute("SELECT id FROM messages WHERE conversation_id = ?", [conversation_id])]
+            replay, adapters = self._unlearn(message_ids, ())
+            had_state = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount
+            self._execute("DELETE FROM messages WHERE conversation_id = ?", [conversation_id])
+            self._execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+            for ident in message_ids:
+                self._index_remove("message", ident)
+            self._changed("messages", "deleted", *message_ids)
+            self._changed("conversations", "deleted", conversation_id)
+        return Deletion(
+            conversations=(conversation_id,),
+            messages=tuple(message_ids),
+            replay_items=replay,
+            adapter_versions=adapters,
+            states=(conversation_id,) if had_state else (),
+        )
+
+    # === messages ============================================================================
+
+    def _message(self, codec: RowCodec, ident: int, conversation_id: int, payload: bytes) -> Message:
+        obj = codec.open_json("messages", ident, payload)
+        try:
+            return Message(
+                ident, conversation_id, str(obj["role"]), str(obj["text"]), float(obj["created"]), bool(obj["cut"])
+            )
+        except (KeyError, TypeError, ValueError):
+            raise CorruptRecord("messages", ident, "payload", "has an unexpected shape") from None
+
+    def _put_message(self, codec: RowCodec, msg: Message, insert: bool) -> None:
+        payload = codec.seal_json(
+            "messages", msg.id, {"role": msg.role, "text": msg.text, "created": msg.created, "cut": msg.cut}
+        )
+        if insert:
+            self._execute(
+                "INSERT INTO messages (id, conversation_id, payload) VALUES (?, ?, ?)",
+                [msg.id, msg.conversation_id, payload],
+            )
+        else:
+            self._execute("UPDATE messages SET payload = ? WHERE id = ?", [payload, msg.id])
+        self._index_add("message", msg.id, msg.text, msg.conversation_id)
+
+    def add_message(
+        self, conversation_id: int, role: str, text: str, *, cut: bool = False, created: float | None = None
+    ) -> Message:
+        """Append a message to a conversation (`role` such as "user" or "assistant")."""
+        if not isinstance(role, str) or not role:
+            raise ValueError("role must be a non-empty string such as 'user' or 'assistant'")
+        now = time.time() if created is None else float(created)
+        with self.transaction():
+            codec = self._require_codec()
+            self._touch(codec, conversation_id, now)
+            msg = Message(self._next_id("messages"), conversation_id, role, str(text), now, bool(cut))
+            self._put_message(codec, msg, insert=True)
+            self._changed("messages", "added", msg.id)
+        return msg
+
+    def add_turn(
+        self,
+        conversation_id: int,
+        user_text: str,
+        reply_text: str,
+        *,
+        cut: bool = False,
+        state: bytes | None = None,
+        state_tag: str = "",
+        created: float | None = None,
+    ) -> tuple[Message, Message]:
+        """Write one exchange atomically: the user's message, the reply and (optionally) the new state.
+
+        After a crash either the whole turn is there or none of it is.
+        """
+        now = time.time() if created is None else float(created)
+        with self.transaction():
+            user = self.add_message(conversation_id, "user", user_text, created=now)
+            reply = self.add_message(conversation_id, "assistant", reply_text, cut=cut, created=now)
+            if state is not None:
+                self.save_state(conversation_id, state, state_tag, updated=now)
+        return user, reply
+
+    def get_message(self, message_id: int) -> Message:
+        """One message; `RecordNotFound` if there is none."""
+        with self._lock:
+            codec = self._require_codec()
+            conversation_id, payload = self._row("messages", "id", message_id, "conversation_id, payload")
+            return self._message(codec, message_id, conversation_id, payload)
+
+    def list_messages(self, conversation_id: int) -> list[Message]:
+        """A conversation's messages, oldest first."""
+        with self._lock:
+            codec = self._require_codec()
+            rows = self._execute(
+                "SELECT id, payload FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id]
+            ).fetchall()
+            return [self._message(codec, ident, conversation_id, payload) for ident, payload in rows]
+
+    def count_messages(self, conversation_id: int | None = None) -> int:
+        """How many messages (in one conversation, or in all)."""
+        with self._lock:
+            self._require_codec()
+            if conversation_id is None:
+                return self._execute("SELECT count(*) FROM messages").fetchone()[0]
+            return self._execute("SELECT count(*) FROM messages WHERE conversation_id = ?", [conversation_id]).fetchone()[0]
+
+    def update_message(self, message_id: int, *, text: str | None = None, cut: bool | None = None) -> Message:
+        """Change a message's text or `cut` flag (for example when an interrupted reply is kept).
+
+        What was learned from the old text is not unlearned here; call `unlearn` for that.
+        """
+        with self.transaction():
+            codec = self._require_codec()
+            old = self.get_message(message_id)
+            msg = Message(
+                old.id,
+                old.conversation_id,
+                old.role,
+                old.text if text is None else str(text),
+                old.created,
+                old.cut if cut is None else bool(cut),
+            )
+            self._put_message(codec, msg, insert=False)
+            self._changed("messages", "updated", msg.id)
+        return msg
+
+    def delete_message(self, message_id: int) -> Deletion:
+        """Delete a message and everything learned from it.
+
+        The conversation's recurrent state has absorbed the message, so it is dropped too (the
+        session rebuilds it from the remaining history).
+        """
+        with self.transaction():
+            self._require_codec()
+            (conversation_id,) = self._row("messages", "id", message_id, "conversation_id")
+            replay, adapters = self._unlearn([message_id], ())
+            had_state = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount
+            self._execute("DELETE FROM messages WHERE id = ?", [message_id])
+            self._index_remove("message", message_id)
+            self._changed("messages", "deleted", message_id)
+            if had_state:
+                self._changed("states", "deleted", conversation_id)
+        return Deletion(
+            messages=(message_id,),
+            replay_items=replay,
+            adapter_versions=adapters,
+            states=(conversation_id,) if had_state else (),
+        )
+
+    # === recurrent states ====================================================================
+
+    def save_state(self, conversation_id: int, data: bytes, tag: str, *, updated: float | None = None) -> RecurrentState:
+        """Store (replacing) a conversation's recurrent state and the model/adapter tag it fits."""
+        now = time.time() if updated is None else float(updated)
+        with self.transaction():
+            codec = self._require_codec()
+            self._row("conversations", "id", conversation_id, "id")
+            state = RecurrentState(conversation_id, bytes(data), str(tag), now)
+            self._execute(
+                "INSERT OR REPLACE INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",
+                [
+                    conversation_id,
+                    codec.seal_json("states", conversation_id, {"tag": state.tag, "updated": now}),
+                    codec.seal("states", "blob", conversation_id, state.data),
+                ],
+            )
+            self._changed("states", "updated", conversation_id)
+        return state
+
+    def load_state(self, conversation_id: int) -> RecurrentState | None:
+        """A conversation's saved state, or None if it has none."""
+        with self._lock:
+            codec = self._require_codec()
+            row = self._execute("SELECT payload, blob FROM states WHERE conversation_id = ?", [conversation_id]).fetchone()
+            if row is None:
+                return None
+            return self._state(codec, conversation_id, *row)
+
+    def _state(self, codec: RowCodec, conversation_id: int, payload: bytes, blob: bytes) -> RecurrentState:
+        obj = codec.open_json("states", conversation_id, payload)
+        data = codec.open("states", "blob", conversation_id, blob)
+        try:
+            return RecurrentState(conversation_id, data, str(obj["tag"]), float(obj["updated"]))
+        except (KeyError, TypeError, ValueError):
+            raise CorruptRecord("states", conversation_id, "payload", "has an unexpected shape") from None
+
+    def delete_state(self, conversation_id: int) -> bool:
+        """Drop a conversation's state; whether there was one."""
+        with self.transaction():
+            found = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount > 0
+            if found:
+                self._changed("states", "deleted", conversation_id)
+        return found

@@ -1,0 +1,64 @@
+"""Row values in and out of envelopes, bound to their table, column and row.
+
+The one place where the data key meets the database: everything the store writes goes through
+`seal` / `seal_json`, everything it reads through `open` / `open_json`, and a value that fails
+to open becomes a `CorruptRecord` naming its table, row and column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from memory.crypto import Cipher, EnvelopeError, associated_data
+from memory.errors import CorruptRecord
+
+_SETTINGS_ID_INFO = b"assistant|settings-id|v1"
+
+
+def dump_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON (NaN and infinities allowed: training metrics can hold them)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+class RowCodec:
+    """Seals and opens row values under the data key."""
+
+    __slots__ = ("_cipher", "_name_key")
+
+    def __init__(self, data_key: bytes) -> None:
+        self._cipher = Cipher(data_key)
+        # A subkey for naming settings rows, so the data key is only ever used with AES-GCM.
+        self._name_key = hmac.new(data_key, _SETTINGS_ID_INFO, hashlib.sha256).digest()
+
+    def seal(self, table: str, column: str, row: object, data: bytes) -> bytes:
+        """The envelope of `data` for (table, column, row)."""
+        return self._cipher.seal(bytes(data), associated_data(table, column, row))
+
+    def open(self, table: str, column: str, row: object, envelope: object) -> bytes:
+        """The bytes sealed for (table, column, row); `CorruptRecord` if they do not authenticate."""
+        try:
+            return self._cipher.open(envelope, associated_data(table, column, row))  # type: ignore[arg-type]
+        except EnvelopeError as exc:
+            raise CorruptRecord(table, row, column, str(exc)) from None
+
+    def seal_json(self, table: str, row: object, obj: Any, column: str = "payload") -> bytes:
+        """The envelope of `obj` as JSON."""
+        return self.seal(table, column, row, dump_json(obj))
+
+    def open_json(self, table: str, row: object, envelope: object, column: str = "payload") -> dict[str, Any]:
+        """The JSON object sealed for (table, column, row)."""
+        data = self.open(table, column, row, envelope)
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise CorruptRecord(table, row, column, "does not hold valid JSON") from None
+        if not isinstance(obj, dict):
+            raise CorruptRecord(table, row, column, "does not hold a JSON object")
+        return obj
+
+    def setting_id(self, name: str) -> str:
+        """The row id of a setting: a keyed hash of its name, so names are not stored in the clear."""
+        return hmac.new(self._name_key, name.encode("utf-8"), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,192 @@
+"""The schema, as an ordered list of migrations, each applied once and recorded by name.
+
+Every column that holds user content or reveals it (text, titles, tensors, and the times that
+show when the user talks) is an envelope (`memory.crypto`). Only the columns in
+`PLAINTEXT_COLUMNS` are stored in the clear: ids, foreign keys and the kind tag of a foreign key.
+`tests/memory/test_store_schema.py` audits every other column.
+
+`sqlite_utils.Migrations` is not used because it records an `applied_at` timestamp in the clear,
+which would reveal when the assistant was first used; the applied names are all we keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from memory.errors import SchemaTooNew
+
+MIGRATIONS_TABLE = "_migrations"
+
+Migration = Callable[[Database], None]
+MIGRATIONS: list[Migration] = []
+
+PLAINTEXT_COLUMNS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (MIGRATIONS_TABLE, "name"),
+        ("meta", "key"),
+        ("conversations", "id"),
+        ("messages", "id"),
+        ("messages", "conversation_id"),
+        ("states", "conversation_id"),
+        ("adapter_versions", "id"),
+        ("adapter_sources", "adapter_id"),
+        ("adapter_sources", "kind"),
+        ("adapter_sources", "source_id"),
+        ("replay_items", "id"),
+        ("replay_sources", "replay_id"),
+        ("replay_sources", "kind"),
+        ("replay_sources", "source_id"),
+        ("memories", "id"),
+        ("settings", "id"),  # a keyed hash of the setting's name, not the name
+        ("learning_log", "id"),
+    }
+)
+"""(table, column) pairs stored in the clear. Everything else holds envelopes."""
+
+USER_TABLES: tuple[str, ...] = (
+    "adapter_sources",
+    "adapter_versions",
+    "replay_sources",
+    "replay_items",
+    "states",
+    "messages",
+    "conversations",
+    "memories",
+    "settings",
+    "learning_log",
+)
+"""Tables holding the user's data, children before parents (the order deletes must follow)."""
+
+ROW_KEYS: dict[str, str] = {
+    "meta": "key",
+    "conversations": "id",
+    "messages": "id",
+    "states": "conversation_id",
+    "adapter_versions": "id",
+    "replay_items": "id",
+    "memories": "id",
+    "settings": "id",
+    "learning_log": "id",
+}
+"""For each table with envelopes: the column whose value is the row id in their associated data."""
+
+
+def envelope_columns(db: Database) -> dict[str, list[str]]:
+    """For every table of `db`: its columns that must hold envelopes (all not in `PLAINTEXT_COLUMNS`)."""
+    result = {}
+    for table in db.table_names():
+        if table.startswith("sqlite_"):
+            continue
+        columns = [c.name for c in db[table].columns if (table, c.name) not in PLAINTEXT_COLUMNS]
+        if columns:
+            result[table] = columns
+    return result
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration (its name is its record)."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: Database) -> None:
+    """The first schema: every table of the store."""
+    # One statement at a time: `executescript` would commit the surrounding transaction.
+    script = """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        );
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            payload BLOB NOT NULL                 -- {title, created, updated}
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            payload BLOB NOT NULL                 -- {role, text, created, cut}
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id);
+        CREATE TABLE states (
+            conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
+            payload BLOB NOT NULL,                -- {tag, updated}
+            blob BLOB NOT NULL                    -- the state's bytes
+        );
+        CREATE TABLE adapter_versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, -- the version number
+            payload BLOB NOT NULL,                -- {metrics, created, parent}
+            blob BLOB NOT NULL                    -- the adapter's bytes
+        );
+        CREATE TABLE adapter_sources (
+            adapter_id INTEGER NOT NULL REFERENCES adapter_versions(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('message', 'memory', 'replay')),
+            source_id INTEGER NOT NULL,
+            PRIMARY KEY (adapter_id, kind, source_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX adapter_sources_by_source ON adapter_sources(kind, source_id);
+        CREATE TABLE replay_items (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            payload BLOB NOT NULL                 -- {text, created}
+        );
+        CREATE TABLE replay_sources (
+            replay_id INTEGER NOT NULL REFERENCES replay_items(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('message', 'memory')),
+            source_id INTEGER NOT NULL,
+            PRIMARY KEY (replay_id, kind, source_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX replay_sources_by_source ON replay_sources(kind, source_id);
+        CREATE TABLE memories (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            payload BLOB NOT NULL                 -- {text, created, updated}
+        );
+        CREATE TABLE settings (
+            id TEXT PRIMARY KEY,                  -- keyed hash of the name
+            payload BLOB NOT NULL                 -- {key, value}
+        );
+        CREATE TABLE learning_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            payload BLOB NOT NULL                 -- {kind, detail, time}
+        );
+    """
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def applied(db: Database) -> list[str]:
+    """Names of the migrations applied to `db`, in order."""
+    if MIGRATIONS_TABLE not in db.table_names():
+        return []
+    return [row[0] for row in db.conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY rowid")]
+
+
+def pending(db: Database) -> list[Migration]:
+    """Migrations not yet applied to `db`. Raises `SchemaTooNew` if `db` has ones we do not know."""
+    done = applied(db)
+    known = [fn.__name__ for fn in MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise SchemaTooNew(
+            f"the database was written by a newer version of the assistant (unknown migrations: {', '.join(unknown)})"
+        )
+    return [fn for fn in MIGRATIONS if fn.__name__ not in done]
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply pending migrations, each in one transaction with its record; return their names."""
+    todo = pending(db)
+    if not todo:
+        return []
+    if MIGRATIONS_TABLE not in db.table_names():
+        with db.atomic():
+            db.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY)")
+    names = []
+    for fn in todo:
+        with db.atomic():
+            fn(db)
+            db.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (?)", [fn.__name__])
+        names.append(fn.__name__)
+    return names

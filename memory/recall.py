@@ -1,0 +1,209 @@
+"""The recall index: BM25 over decrypted messages and memories, in memory only, updated in place.
+
+Why not `bm25s` itself: its index is a sparse matrix built once from a whole corpus, with no way
+to add or remove a document, and the recall index must follow every new message, edit and
+deletion. This module keeps an inverted index that grows and shrinks in place and scores with
+exactly bm25s's default ("lucene") BM25, with its tokenisation (lowercase, `\\b\\w\\w+\\b`) and
+its extended English stop-word list; `tests/memory/test_store_recall.py` checks the scores
+against bm25s on a static corpus. The index is never written anywhere: it lives and dies with
+the unlocked store.
+
+Layout: documents occupy slots; each term has a posting list (`array` of slot numbers and
+term frequencies, appended in place and scored as zero-copy numpy views). A removed document's
+slot is marked dead (its postings are skipped by a mask) and the lists are compacted once dead
+slots outnumber live ones. Not thread-safe on its own; the store serialises access.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+import numpy as np
+
+from memory.records import Snippet
+
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+KINDS = ("message", "memory")
+_COMPACT_MIN_SLOTS = 4096
+
+Key = tuple[str, int]
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """bm25s's extended English stop-word list (chat questions are mostly stop words)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased word tokens of two or more characters, stop words removed."""
+    stop = stopwords()
+    return [token for token in TOKEN_PATTERN.findall(text.lower()) if token not in stop]
+
+
+class RecallIndex:
+    """An incrementally updated BM25 index (Lucene variant: k1=1.5, b=0.75 by default)."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self._reset()
+
+    def _reset(self) -> None:
+        self._vocab: dict[str, int] = {}
+        self._post_slots: list[array] = []  # per term: slot numbers (int32)
+        self._post_tf: list[array] = []  # per term: term frequencies (float32)
+        self._df: list[int] = []  # per term: live documents containing it
+        self._doc_len = array("f")  # per slot
+        self._alive = np.zeros(1024, dtype=bool)  # per slot
+        self._kind = np.zeros(1024, dtype=np.uint8)  # per slot: index into KINDS
+        self._keys: list[Key | None] = []  # per slot
+        self._texts: list[str] = []  # per slot
+        self._conv: list[int | None] = []  # per slot
+        self._slot_of: dict[Key, int] = {}
+        self._conv_slots: dict[int, set[int]] = {}
+        self._total_len = 0.0
+        self._dead = 0
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slot_of
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def add(self, key: Key, text: str, conversation_id: int | None = None) -> None:
+        """Index `text` under `key` ("message" or "memory", id), replacing what was there."""
+        kind, _ = key
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if key in self._slot_of:
+            self.remove(key)
+        counts = Counter(tokenize(text))
+        slot = len(self._keys)
+        if slot >= len(self._alive):
+            self._alive = np.concatenate([self._alive, np.zeros(len(self._alive), dtype=bool)])
+            self._kind = np.concatenate([self._kind, np.zeros(len(self._kind), dtype=np.uint8)])
+        self._alive[slot] = True
+        self._kind[slot] = KINDS.index(kind)
+        self._keys.append(key)
+        self._texts.append(text)
+        self._conv.append(conversation_id)
+        length = float(sum(counts.values()))
+        self._doc_len.append(length)
+        self._total_len += length
+        self._slot_of[key] = slot
+        if conversation_id is not None:
+            self._conv_slots.setdefault(conversation_id, set()).add(slot)
+        vocab = self._vocab
+        for term, tf in counts.items():
+            term_id = vocab.get(term)
+            if term_id is None:
+                term_id = vocab[term] = len(vocab)
+                self._post_slots.append(array("i"))
+                self._post_tf.append(array("f"))
+                self._df.append(0)
+            self._post_slots[term_id].append(slot)
+            self._post_tf[term_id].append(tf)
+            self._df[term_id] += 1
+
+    def add_many(self, items: Iterable[tuple[Key, str, int | None]]) -> None:
+        """Index many (key, text, conversation id) triples."""
+        for key, text, conversation_id in items:
+            self.add(key, text, conversation_id)
+
+    def remove(self, key: Key) -> None:
+        """Forget the document under `key` (no error if it is not indexed)."""
+        slot = self._slot_of.pop(key, None)
+        if slot is None:
+            return
+        for term in set(tokenize(self._texts[slot])):
+            self._df[self._vocab[term]] -= 1
+        self._alive[slot] = False
+        self._total_len -= self._doc_len[slot]
+        conversation_id = self._conv[slot]
+        if conversation_id is not None:
+            slots = self._conv_slots.get(conversation_id)
+            if slots is not None:
+                slots.discard(slot)
+                if not slots:
+                    del self._conv_slots[conversation_id]
+        self._keys[slot] = None
+        self._texts[slot] = ""
+        self._dead += 1
+        if self._dead > _COMPACT_MIN_SLOTS and self._dead > len(self._slot_of):
+            self.compact()
+
+    def compact(self) -> None:
+        """Rebuild the posting lists without the dead slots."""
+        live = [
+            (key, self._texts[slot], self._conv[slot])
+            for slot, key in enumerate(self._keys)
+            if key is not None
+        ]
+        self._reset()
+        for key, text, conversation_id in live:
+            self.add(key, text, conversation_id)
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every slot for `query` (dead slots score 0). Shape: (slots,)."""
+        n_slots = len(self._keys)
+        scores = np.zeros(n_slots, dtype=np.float32)
+        n_docs = len(self._slot_of)
+        if n_docs == 0 or self._total_len <= 0:
+            return scores
+        avgdl = self._total_len / n_docs
+        doc_len = np.frombuffer(self._doc_len, dtype=np.float32)
+        terms = {self._vocab[t] for t in tokenize(query) if t in self._vocab}
+        k1, b = self.k1, self.b
+        for term_id in terms:
+            df = self._df[term_id]
+            if df <= 0:
+                continue
+            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            slots = np.frombuffer(self._post_slots[term_id], dtype=np.int32)
+            tf = np.frombuffer(self._post_tf[term_id], dtype=np.float32)
+            norm = k1 * (1.0 - b + b * doc_len[slots] / avgdl)
+            scores[slots] += np.float32(idf) * tf / (tf + norm)
+        if self._dead:
+            scores[~self._alive[:n_slots]] = 0.0
+        return scores
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        exclude_conversation: int | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[Snippet]:
+        """The `k` best-scoring documents for `query` (score > 0), best first."""
+        if k <= 0:
+            return []
+        scores = self.scores(query)
+        if exclude_conversation is not None and exclude_conversation in self._conv_slots:
+            scores[list(self._conv_slots[exclude_conversation])] = 0.0
+        if kinds is not None:
+            wanted = [KINDS.index(kind) for kind in kinds]
+            scores[~np.isin(self._kind[: len(scores)], wanted)] = 0.0
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        order = sorted(hits.tolist(), key=lambda slot: (-float(scores[slot]), slot))
+        results = []
+        for slot in order:
+            kind, ident = self._keys[slot]  # type: ignore[misc]
+            results.append(
+                Snippet(kind=kind, id=ident, text=self._texts[slot], score=float(scores[slot]), conversation_id=self._conv[slot])
+            )
+        return results

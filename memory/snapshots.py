@@ -1,0 +1,124 @@
+"""Everything at once: a decrypted snapshot of the store, and restoring one (replace or merge)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from memory import migrations
+from memory.chats import ChatsMixin
+from memory.codec import RowCodec
+from memory.errors import ExportFormatError
+from memory.facts import FactsMixin
+from memory.learning_data import LearningDataMixin
+from memory.records import Conversation, Memory, Message, Snapshot, Sources
+
+
+class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
+    """`snapshot()` and `restore()`, built on the record methods."""
+
+    def snapshot(self) -> Snapshot:
+        """Everything in the store, decrypted (for export)."""
+        with self._lock:
+            codec = self._require_codec()
+            snap = Snapshot()
+            snap.conversations = sorted(self.list_conversations(), key=lambda c: c.id)
+            for ident, conversation_id, payload in self._execute(
+                "SELECT id, conversation_id, payload FROM messages ORDER BY id"
+            ).fetchall():
+                snap.messages.append(self._message(codec, ident, conversation_id, payload))
+            for row in self._execute("SELECT conversation_id, payload, blob FROM states ORDER BY conversation_id").fetchall():
+                snap.states.append(self._state(codec, *row))
+            snap.adapter_versions = [self.get_adapter_version(info.version) for info in self.list_adapter_versions()]
+            snap.replay_items = self.list_replay_items()
+            snap.memories = self.list_memories()
+            snap.settings = self.list_settings()
+            snap.learning_log = self.list_events()
+            return snap
+
+    def restore(self, snap: Snapshot, *, merge: bool = False) -> dict[str, int]:
+        """Write a snapshot into the store in one transaction; on any error nothing changes.
+
+        Replace mode (default) deletes everything first and keeps the snapshot's ids exactly.
+        Merge mode adds the snapshot's records under new ids (references are renumbered; settings
+        already present are kept; adapter versions are appended after the existing ones).
+        Returns the counts written.
+        """
+        try:
+            with self.transaction():
+                codec = self._require_codec()
+                if not merge:
+                    for table in migrations.USER_TABLES:
+                        self._execute(f"DELETE FROM {table}")
+                    self._changed("*", "deleted")
+                self._write_snapshot(codec, snap, merge)
+                self._changed("*", "restored")
+                self._pending.reindex = True  # the index is rebuilt on the next recall
+        except sqlite3.IntegrityError as exc:
+            raise ExportFormatError(f"the export's records do not fit together: {exc}") from None
+        return snap.counts()
+
+    def _write_snapshot(self, codec: RowCodec, snap: Snapshot, merge: bool) -> None:
+        def renumber(table: str, old_ids: Iterable[int]) -> dict[int, int]:
+            if not merge:
+                return {i: i for i in old_ids}
+            start = self._next_id(table)
+            return {old: start + n for n, old in enumerate(old_ids)}
+
+        conv_map = renumber("conversations", [c.id for c in snap.conversations])
+        msg_map = renumber("messages", [m.id for m in snap.messages])
+        mem_map = renumber("memories", [m.id for m in snap.memories])
+        replay_map = renumber("replay_items", [r.id for r in snap.replay_items])
+        adapter_map = renumber("adapter_versions", [a.version for a in snap.adapter_versions])
+
+        def remap(ids: Iterable[int], mapping: dict[int, int]) -> frozenset[int]:
+            return frozenset(mapping.get(i, i) for i in ids) if not merge else frozenset(mapping[i] for i in ids if i in mapping)
+
+        for c in snap.conversations:
+            self._put_conversation(codec, Conversation(conv_map[c.id], c.title, c.created, c.updated), insert=True)
+        for m in snap.messages:
+            msg = Message(msg_map[m.id], conv_map.get(m.conversation_id, -1), m.role, m.text, m.created, m.cut)
+            self._put_message(codec, msg, insert=True)
+        for s in snap.states:
+            cid = conv_map.get(s.conversation_id, -1)
+            self._execute(
+                "INSERT INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",
+                [cid, codec.seal_json("states", cid, {"tag": s.tag, "updated": s.updated}), codec.seal("states", "blob", cid, s.data)],
+            )
+        for mem in snap.memories:
+            self._put_memory(codec, Memory(mem_map[mem.id], mem.text, mem.created, mem.updated), insert=True)
+        for r in snap.replay_items:
+            ident = replay_map[r.id]
+            self._execute(
+                "INSERT INTO replay_items (id, payload) VALUES (?, ?)",
+                [ident, codec.seal_json("replay_items", ident, {"text": r.text, "created": r.created})],
+            )
+            sources = Sources(remap(r.sources.message_ids, msg_map), remap(r.sources.memory_ids, mem_map))
+            self._put_sources("replay_sources", "replay_id", ident, sources)
+        for a in snap.adapter_versions:
+            version = adapter_map[a.version]
+            parent = None if a.parent is None else (adapter_map.get(a.parent) if merge else a.parent)
+            meta = {"metrics": a.metrics, "created": a.created, "parent": parent}
+            self._execute(
+                "INSERT INTO adapter_versions (id, payload, blob) VALUES (?, ?, ?)",
+                [version, codec.seal_json("adapter_versions", version, meta), codec.seal("adapter_versions", "blob", version, a.data)],
+            )
+            seen = Sources(
+                remap(a.seen.message_ids, msg_map), remap(a.seen.memory_ids, mem_map), remap(a.seen.replay_ids, replay_map)
+            )
+            self._put_sources("adapter_sources", "adapter_id", version, seen)
+        existing = set(self.list_settings()) if merge else set()
+        for key, value in snap.settings.items():
+            if key not in existing:
+                ident = codec.setting_id(key)
+                self._execute(
+                    "INSERT INTO settings (id, payload) VALUES (?, ?)",
+                    [ident, codec.seal_json("settings", ident, {"key": key, "value": value})],
+                )
+        log_start = self._next_id("learning_log")
+        for n, event in enumerate(snap.learning_log):
+            ident = log_start + n if merge else event.id
+            self._execute(
+                "INSERT INTO learning_log (id, payload) VALUES (?, ?)",
+                [ident, codec.seal_json("learning_log", ident, {"kind": event.kind, "detail": event.detail, "time": event.time})],
+            )

@@ -1,0 +1,192 @@
+"""The encrypted store: one data directory, one database, one vault, one running instance.
+
+    store = Store.open(directory)          # takes the instance lock, opens the database
+    store.create(passphrase)               # first run: a new vault   (or: store.unlock(passphrase))
+    conversation = store.add_conversation("Trip planning")
+    user, reply = store.add_turn(conversation.id, "I'm going to Lisbon", "Have a great trip!")
+    store.recall("where am I travelling?")  # snippets from past messages and memories
+    store.close()
+
+Files in the directory: `store.db` (+ `-wal`, `-shm`), `vault.json` (key slots, see
+`memory.vault`) and `store.lock`. Every value that holds or reveals user content is an
+AES-256-GCM envelope bound to its table, column and row (`memory.codec`); ids and foreign keys
+are the only plaintext (`memory.migrations.PLAINTEXT_COLUMNS`).
+
+A deletion removes what was derived from the deleted items too (replay items, adapter versions
+that saw them, the conversation's recurrent state) and says what it removed in a `Deletion`, so
+the learner can retrain from what remains.
+
+The methods come from: `memory.base` (open, create, unlock, lock, close, passphrase and keyring,
+`transaction`, `add_listener`), `memory.chats` (conversations, messages, states),
+`memory.learning_data` (adapter versions, replay buffer, `unlearn`), `memory.facts` (memories,
+settings, learning log), `memory.snapshots` (`snapshot`, `restore`); this module adds recall,
+`verify`, `stats` and `reset`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from memory import migrations
+from memory.base import STORE_FILE, StoreBase
+from memory.codec import RowCodec
+from memory.errors import CorruptRecord, DatabaseCorrupt, SchemaTooNew
+from memory.lock import InstanceLock
+from memory.recall import RecallIndex
+from memory.records import Snippet
+from memory.snapshots import SnapshotMixin
+from memory.sqlite import checkpoint, side_files
+from memory.vault import Vault
+
+__all__ = ["STORE_FILE", "Store", "reset_directory"]
+
+
+class Store(SnapshotMixin, StoreBase):
+    """The encrypted store of one data directory. Create with `Store.open(directory)`."""
+
+    # === recall ==============================================================================
+
+    def build_recall_index(self) -> RecallIndex:
+        """Build the in-memory recall index from every message and memory (once per unlock).
+
+        Rows are read under the lock; decryption and indexing run without it, and changes
+        committed meanwhile are replayed onto the new index before it is installed. Records that
+        fail to decrypt are left out and listed in `index_skipped`.
+        """
+        with self._build_lock:
+            while True:
+                with self._lock:
+                    codec = self._require_codec()
+                    if self._index is not None:
+                        return self._index
+                    generation = self._index_generation
+                    messages = self._execute("SELECT id, conversation_id, payload FROM messages ORDER BY id").fetchall()
+                    memories = self._execute("SELECT id, payload FROM memories ORDER BY id").fetchall()
+                    self._index_backlog = []
+                index, skipped = self._index_rows(codec, messages, memories)
+                with self._lock:
+                    backlog, self._index_backlog = self._index_backlog, None
+                    if self._index_generation != generation or backlog is None:
+                        continue  # locked, restored or reset meanwhile: start again (or fail to)
+                    for op in backlog:
+                        op(index)
+                    self._index = index
+                    self.index_skipped = skipped
+                    return index
+
+    def _index_rows(
+        self, codec: RowCodec, messages: list[tuple[Any, ...]], memories: list[tuple[Any, ...]]
+    ) -> tuple[RecallIndex, list[CorruptRecord]]:
+        index = RecallIndex()
+        skipped: list[CorruptRecord] = []
+        for ident, conversation_id, payload in messages:
+            try:
+                index.add(("message", ident), self._message(codec, ident, conversation_id, payload).text, conversation_id)
+            except CorruptRecord as exc:
+                skipped.append(exc)
+        for ident, payload in memories:
+            try:
+                index.add(("memory", ident), self._memory(codec, ident, payload).text, None)
+            except CorruptRecord as exc:
+                skipped.append(exc)
+        return index, skipped
+
+    def recall(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        exclude_conversation: int | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[Snippet]:
+        """The `k` past messages and memories most relevant to `query` (BM25), best first.
+
+        `exclude_conversation` leaves out one conversation (usually the current one, whose
+        messages the recurrent state already holds); `kinds` limits to "message" or "memory".
+        """
+        while True:
+            index = self._index if self._index is not None else self.build_recall_index()
+            with self._lock:
+                self._require_codec()
+                if self._index is index:  # not replaced by a restore or a lock meanwhile
+                    return index.search(query, k, exclude_conversation=exclude_conversation, kinds=kinds)
+
+    # === whole-store operations ==============================================================
+
+    def stats(self) -> dict[str, int]:
+        """Row counts per table and bytes on disk (nothing is decrypted)."""
+        with self._lock:
+            self._check_open()
+            counts = {
+                table: self._execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in migrations.USER_TABLES
+                if not table.endswith("_sources")
+            }
+            counts["bytes"] = sum(p.stat().st_size for p in side_files(self.path) if p.exists())
+            return counts
+
+    def verify(self) -> list[CorruptRecord]:
+        """Try to open every envelope in the database; the records that fail (none, normally)."""
+        with self._lock:
+            codec = self._require_codec()
+            bad: list[CorruptRecord] = []
+            for table, columns in migrations.envelope_columns(self._db).items():
+                key = migrations.ROW_KEYS[table]
+                for row in self._execute(f"SELECT {key}, {', '.join(columns)} FROM {table}"):
+                    for column, value in zip(columns, row[1:], strict=True):
+                        try:
+                            codec.open(table, column, row[0], value)
+                        except CorruptRecord as exc:
+                            bad.append(exc)
+            return bad
+
+    def reset(self, keyring_backend: Any = None) -> list[str]:
+        """Destroy everything: shred the key slots, delete every row, vacuum, truncate the WAL, remove the files.
+
+        Works while locked (no passphrase is needed to destroy). Afterwards the store is closed
+        and nothing from before can be recovered. Returns warnings (such as a keyring entry that
+        could not be deleted).
+        """
+        with self._lock:
+            self._check_open()
+            warnings = self._vault.destroy(keyring_backend)
+            self.lock()
+            try:
+                with self._db.atomic():
+                    for table in (*migrations.USER_TABLES, "meta"):
+                        self._execute(f"DELETE FROM {table}")
+                self._execute("VACUUM")
+                checkpoint(self._db)
+            except sqlite3.DatabaseError as exc:
+                warnings.append(f"the database could not be wiped before removal: {exc}")
+            finally:
+                self._db.close()
+                self._closed = True
+                for file in side_files(self.path):
+                    file.unlink(missing_ok=True)
+                self._instance_lock.release(remove=True)
+            return warnings
+
+
+def reset_directory(directory: Path | str, keyring_backend: Any = None) -> list[str]:
+    """Reset the store in `directory` even if its database cannot be opened; returns warnings."""
+    directory = Path(directory)
+    if not directory.exists():
+        return []
+    try:
+        store = Store.open(directory)
+    except (DatabaseCorrupt, SchemaTooNew) as exc:
+        lock = InstanceLock(directory)
+        lock.acquire()
+        try:
+            warnings = Vault(directory).destroy(keyring_backend)
+            warnings.append(f"the database could not be opened and was removed without wiping: {exc}")
+            for file in side_files(directory / STORE_FILE):
+                file.unlink(missing_ok=True)
+        finally:
+            lock.release(remove=True)
+        return warnings
+    return store.reset(keyring_backend)

@@ -1,0 +1,118 @@
+"""Tampered records: a moved or flipped ciphertext is a `CorruptRecord` naming table and row."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory.errors import CorruptRecord
+from memory.store import Store
+from tests.memory.store_helpers import PASSPHRASE
+
+
+def tamper(store: Store, sql: str, params=()) -> None:
+    """Change the database behind the store's back, as an attacker or a disk error would."""
+    with store._db.atomic():
+        store._db.conn.execute(sql, params)
+
+
+def flip_bit(blob: bytes, position: int) -> bytes:
+    data = bytearray(blob)
+    data[position] ^= 0x10
+    return bytes(data)
+
+
+@pytest.fixture
+def chat(store):
+    conv = store.add_conversation("chat")
+    messages = [store.add_message(conv.id, "user", f"message number {n}") for n in range(5)]
+    return conv, messages
+
+
+def test_ciphertext_moved_to_another_row_is_corrupt_and_others_still_read(store, chat):
+    conv, messages = chat
+    source, target = messages[0], messages[3]
+    tamper(
+        store,
+        "UPDATE messages SET payload = (SELECT payload FROM messages WHERE id = ?) WHERE id = ?",
+        [source.id, target.id],
+    )
+    with pytest.raises(CorruptRecord) as caught:
+        store.get_message(target.id)
+    assert (caught.value.table, caught.value.row, caught.value.column) == ("messages", target.id, "payload")
+    assert "messages" in str(caught.value) and str(target.id) in str(caught.value)
+    for msg in messages:
+        if msg.id != target.id:
+            assert store.get_message(msg.id) == msg
+    assert [(e.table, e.row) for e in store.verify()] == [("messages", target.id)]
+
+
+@pytest.mark.parametrize("position", [0, 5, 20, -1])
+def test_flipped_bit_is_corrupt_and_others_still_read(store, chat, position):
+    conv, messages = chat
+    victim = messages[2]
+    (payload,) = store._db.conn.execute("SELECT payload FROM messages WHERE id = ?", [victim.id]).fetchone()
+    tamper(store, "UPDATE messages SET payload = ? WHERE id = ?", [flip_bit(payload, position), victim.id])
+    with pytest.raises(CorruptRecord, match=f"record {victim.id} in table 'messages'"):
+        store.get_message(victim.id)
+    with pytest.raises(CorruptRecord):
+        store.list_messages(conv.id)
+    assert [store.get_message(m.id) for m in messages if m.id != victim.id] == [m for m in messages if m.id != victim.id]
+
+
+def test_ciphertext_moved_to_another_table_is_corrupt(store, chat):
+    memory = store.add_memory("a fact")
+    conv, messages = chat
+    tamper(
+        store,
+        "UPDATE memories SET payload = (SELECT payload FROM messages WHERE id = ?) WHERE id = ?",
+        [messages[0].id, memory.id],
+    )
+    with pytest.raises(CorruptRecord) as caught:
+        store.get_memory(memory.id)
+    assert caught.value.table == "memories"
+
+
+def test_truncated_state_blob_names_the_column(store, chat):
+    conv, _ = chat
+    store.save_state(conv.id, b"\x07" * 1000, "tag")
+    tamper(store, "UPDATE states SET blob = substr(blob, 1, 100) WHERE conversation_id = ?", [conv.id])
+    with pytest.raises(CorruptRecord) as caught:
+        store.load_state(conv.id)
+    assert (caught.value.table, caught.value.column) == ("states", "blob")
+
+
+def test_swapped_settings_are_corrupt(store):
+    store.set_setting("a", 1)
+    store.set_setting("b", 2)
+    rows = store._db.conn.execute("SELECT id, payload FROM settings ORDER BY id").fetchall()
+    tamper(store, "UPDATE settings SET payload = ? WHERE id = ?", [rows[1][1], rows[0][0]])
+    with pytest.raises(CorruptRecord):
+        store.list_settings()
+
+
+def test_recall_skips_a_corrupt_message_and_says_so(store, chat):
+    conv, messages = chat
+    tamper(store, "UPDATE messages SET payload = x'00' WHERE id = ?", [messages[1].id])
+    hits = store.recall("message number")
+    assert {h.id for h in hits} == {m.id for m in messages} - {messages[1].id}
+    assert [(e.table, e.row) for e in store.index_skipped] == [("messages", messages[1].id)]
+
+
+def test_a_corrupt_record_can_be_deleted(store, chat):
+    conv, messages = chat
+    tamper(store, "UPDATE messages SET payload = x'01020304' WHERE id = ?", [messages[4].id])
+    store.delete_message(messages[4].id)
+    assert store.verify() == []
+    assert len(store.list_messages(conv.id)) == 4
+
+
+def test_corruption_survives_reopening_as_the_same_error(store, chat):
+    conv, messages = chat
+    tamper(store, "UPDATE messages SET payload = (SELECT payload FROM messages WHERE id = ?) WHERE id = ?", [messages[0].id, messages[1].id])
+    directory = store.directory
+    store.close()
+    with Store.open(directory) as again:
+        again.unlock(PASSPHRASE)
+        with pytest.raises(CorruptRecord):
+            again.get_message(messages[1].id)
+        assert again.get_message(messages[0].id).text == "message number 0"

@@ -1,0 +1,65 @@
+"""One running instance per data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from memory.errors import InstanceLocked
+from memory.store import Store
+
+PROBE = """
+import sys
+from memory.errors import InstanceLocked
+from memory.store import Store
+try:
+    Store.open(sys.argv[1]).close()
+except InstanceLocked as exc:
+    print("LOCKED", exc)
+else:
+    print("OPENED")
+"""
+
+HOLDER = """
+import sys, time
+from memory.store import Store
+store = Store.open(sys.argv[1])
+print("HOLDING", flush=True)
+time.sleep(60)
+"""
+
+
+def _python(code: str, *args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_second_instance_in_the_same_process_is_refused(store_dir):
+    with Store.open(store_dir):
+        with pytest.raises(InstanceLocked, match="already running"):
+            Store.open(store_dir)
+    Store.open(store_dir).close()  # free again once closed
+
+
+def test_second_process_is_refused_with_a_clear_message(store_dir):
+    with Store.open(store_dir):
+        out, _ = _python(PROBE, str(store_dir)).communicate(timeout=60)
+    assert out.startswith("LOCKED") and f"process {os.getpid()}" in out
+    out, _ = _python(PROBE, str(store_dir)).communicate(timeout=60)
+    assert out.strip() == "OPENED"
+
+
+def test_lock_of_a_killed_instance_does_not_block_the_next(store_dir):
+    holder = _python(HOLDER, str(store_dir))
+    try:
+        assert holder.stdout.readline().strip() == "HOLDING"
+        with pytest.raises(InstanceLocked):
+            Store.open(store_dir)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    Store.open(store_dir).close()
