@@ -28,3 +28,15 @@ class NotAvailable(AssistantError):
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (AssistantError, ModelError, StoreError)
+
+
+class AudioFormatError(AssistantError):
+    """An audio file that cannot be read (not a WAV, compressed, damaged, empty); names the file."""
+
+
+class ReplyInProgress(AssistantError):
+    """A message was sent while the previous reply was still being generated (one at a time)."""
+
+
+class LearningUnavailable(AssistantError):
+    """Learning cannot run with this model (for example, its folder has no anchor set)."""
