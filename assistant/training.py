@@ -128,3 +128,123 @@ def export_run(args) -> int:
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"exported step {trainer['step']} ({trainer['tokens_seen']:,} tokens) to {out}", file=sys.stderr)
     return 0
+
+
+def write_card(args) -> int:
+    """Evaluate an exported model folder and write its card.json (and copy the anchor set)."""
+    import platform
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from assistant.bench.cpu import cpu_features
+    from core.checkpoint import load_model
+    from core.evaluate import bits_per_byte, memory_eval, sample_replies
+    from core.train import eval_windows, evaluate
+
+    run, out = Path(args.run), Path(args.out)
+    corpus = corpus_dir(args.corpus)
+    model, tok = load_model(out)
+    info = json.loads((run / "data.json").read_text())
+    card_path = out / "card.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    val = np.memmap(run / "val.bin", dtype=np.uint16, mode="r")
+    n_windows = 32 if args.quick else 400
+    print(f"validation loss on {n_windows} windows ...", file=sys.stderr)
+    nats = evaluate(model, eval_windows(val, model.cfg.max_seq_len, n_windows), bf16=False)
+    cases = [json.loads(line) for line in (corpus / "memory_eval.jsonl").read_text().splitlines() if line.strip()]
+    if args.quick:
+        cases = cases[:10] + [c for c in cases if not c.get("answer")][:3]
+    print(f"memory use on {len(cases)} held-out cases ...", file=sys.stderr)
+    with torch.inference_mode():
+        mem = memory_eval(model, tok, cases)
+        samples = sample_replies(model, tok)
+    sources = info.get("manifest", {}).get("sources", {})
+    card.update({
+        "model": {"kind": "liquid", "state_kind": model.cfg.state_kind, "parameters": model.num_parameters(),
+                  "config_hash": model.cfg.hash(), "weights_dtype": "bf16"},
+        "data": {
+            "corpus_build": {k: info.get("manifest", {}).get(k) for k in ("build_version", "seed", "generated_kinds")},
+            "sources": {name: {"licence": s.get("licence"), "provider": s.get("provider"), "train_chars": s.get("train", {}).get("chars"),
+                               "share_of_train_val_chars": s.get("share_of_train_val_chars")} for name, s in sources.items()},
+            "train_tokens": info["train"]["tokens"], "train_bytes": info["train"]["bytes"],
+            "val_tokens": info["val"]["tokens"], "val_bytes": info["val"]["bytes"],
+            "anchor": "anchor.txt: held-out general text, never trained on",
+        },
+        "validation": {"nats_per_token": round(nats, 4),
+                       "bits_per_byte": round(bits_per_byte(nats, info["val"]["tokens"], info["val"]["bytes"]), 4),
+                       "windows": n_windows},
+        "memory_use": mem,
+        "samples": samples,
+        "machine": {**cpu_features(), "python": platform.python_version()},
+    })
+    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    shutil.copyfile(corpus / "anchor.txt", out / "anchor.txt")
+    print(json.dumps({"validation": card["validation"], "memory_use": {k: v for k, v in mem.items() if k != "failures"}}), file=sys.stderr)
+    return 0
+
+
+def compare_baseline(args) -> int:
+    """Equal-budget comparison: liquid vs the equal-size transformer, same data, same tokenizer,
+    same batches, a short learning-rate sweep for each; prints and records validation bits/byte."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from core.baseline import TransformerLM
+    from core.config import LiquidConfig
+    from core.model import LiquidLM
+    from core.train import TrainSettings, batch_at, eval_windows, evaluate, lm_loss, lr_at, make_optimizer, use_bf16
+
+    run = Path(args.run)
+    cfg = LiquidConfig.load(run / "config.json")
+    info = json.loads((run / "data.json").read_text())
+    train_data = np.memmap(run / "train.bin", dtype=np.uint16, mode="r")
+    val_data = np.memmap(run / "val.bin", dtype=np.uint16, mode="r")
+    lrs = [float(x) for x in args.lrs.split(",")]
+    s = TrainSettings(seq_len=args.seq_len, batch_size=args.batch, total_tokens=args.tokens, warmup_steps=max(1, args.steps // 10), seed=7)
+    steps = args.steps
+    s.total_tokens = steps * s.seq_len * s.batch_size
+    bf16 = use_bf16("auto")
+    windows = eval_windows(val_data, s.seq_len, args.eval_windows)
+    runs = []
+    for kind in ("liquid", "transformer"):
+        for lr in lrs:
+            torch.manual_seed(0)
+            model = LiquidLM(cfg) if kind == "liquid" else TransformerLM(cfg)
+            opt, _ = make_optimizer(model, s)
+            runs.append({"kind": kind, "lr": lr, "model": model, "opt": opt, "seconds": 0.0})
+    from tqdm import tqdm
+
+    for step in tqdm(range(steps), desc="compare", unit="step"):
+        batch = batch_at(train_data, step, s)
+        for r in runs:  # every run sees the same batches; each is charged its own time
+            t0 = time.perf_counter()
+            for g in r["opt"].param_groups:
+                g["lr"] = lr_at(step, s) * r["lr"] / s.lr
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = lm_loss(r["model"], batch)
+            r["opt"].zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(r["model"].parameters(), 1.0)
+            r["opt"].step()
+            r["seconds"] += time.perf_counter() - t0
+    bpb = lambda nats: nats * info["val"]["tokens"] / info["val"]["bytes"] / 0.6931471805599453  # noqa: E731
+    results = []
+    for r in runs:
+        nats = evaluate(r["model"], windows, bf16)
+        results.append({"model": r["kind"], "lr": r["lr"], "val_nats_per_token": round(nats, 4), "val_bits_per_byte": round(bpb(nats), 4),
+                        "train_seconds": round(r["seconds"], 1), "parameters": r["model"].num_parameters()})
+        print(f"{r['kind']:<12} lr {r['lr']:<8g} val {nats:.4f} nats/token, {bpb(nats):.4f} bits/byte, {r['seconds']:.0f} s", file=sys.stderr)
+    best = {k: min((x for x in results if x["model"] == k), key=lambda x: x["val_bits_per_byte"]) for k in ("liquid", "transformer")}
+    record = {"tokens_each": steps * s.seq_len * s.batch_size, "seq_len": s.seq_len, "batch": s.batch_size, "bf16": bf16,
+              "runs": results, "best": best}
+    if args.out:
+        card_path = Path(args.out) / "card.json"
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card["baseline_comparison"] = record
+        card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps({"best": best}))
+    return 0

@@ -23,7 +23,7 @@ def _liquid_decode(model, state, n: int):
     return state
 
 
-def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr)) -> dict:
+def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg=None, contexts=None, steps=None) -> dict:
     import torch
 
     from assistant.bench.cpu import cpu_features, timed
@@ -34,11 +34,11 @@ def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr)) -> dic
     from core.state import state_nbytes
 
     torch.manual_seed(0)
-    cfg = LiquidConfig()
+    cfg = cfg or LiquidConfig()
     liquid = LiquidLM(cfg).eval()
     trans = TransformerLM(cfg).eval()
-    steps = 32 if quick else 128
-    contexts = (1024, 8192) if quick else CONTEXTS
+    steps = steps or (32 if quick else 128)
+    contexts = contexts or ((1024, 8192) if quick else CONTEXTS)
     out = {"liquid": {"decode_tok_s": {}, "prefill_tok_s": {}, "state_bytes": {}},
            "transformer": {"decode_tok_s": {}, "prefill_tok_s": {}, "state_bytes": {}}}
     discarded = 0
@@ -111,8 +111,6 @@ def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr)) -> dic
     t, d = timed(lora_step)
     discarded += d
     out["liquid"]["lora_step_ms"] = round(t * 1000, 1)
-    for name in ("liquid", "transformer"):
-        out[name]["decode_tok_s"] = out[name]["decode_tok_s"]
     out["parameters"] = {"liquid": liquid.num_parameters(), "transformer": trans.num_parameters()}
     out["config"] = {"state_kind": cfg.state_kind, "d_model": cfg.d_model, "n_layers": cfg.n_layers, "vocab_size": cfg.vocab_size}
     out["cpu"] = cpu_features()
@@ -125,7 +123,7 @@ def ratios(r: dict) -> dict:
     dec = lq["decode_tok_s"]
     longest = max(dec, key=int)
     res = {
-        f"liquid decode {longest} / 1024": dec[longest] / dec["1024"],
+        f"liquid decode {longest} / {min(dec, key=int)}": dec[longest] / dec[min(dec, key=int)],
         f"liquid / transformer decode at {longest}": dec[longest] / tf["decode_tok_s"][longest],
         "liquid state bytes equal at every context": len(set(lq["state_bytes"].values())) == 1,
     }

@@ -3,6 +3,8 @@
 Actions:
   run      train in a run folder; resumes from its last checkpoint if there is one
   export   write a run's weights as a model folder (half precision, config, tokenizer)
+  compare  equal-budget comparison with the transformer baseline, a short LR sweep for each
+  card     evaluate a model folder (validation bits/byte, memory use, sample replies) into card.json
 
 A run folder holds the config, the tokenizer, the tokenised corpus and the last checkpoint.
 Continuing on another day is the same command; after a lost optimiser state, --init-from a
@@ -50,11 +52,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--run", required=True, metavar="DIR")
     e.add_argument("--out", required=True, metavar="DIR")
     e.add_argument("--dtype", choices=("bf16", "fp16", "fp32"), default="bf16")
+    c = sub.add_parser("card", help="evaluate a model folder and write its card.json (copies the anchor set)")
+    c.add_argument("--run", required=True, metavar="DIR", help="the run the model came from (for its validation data)")
+    c.add_argument("--out", required=True, metavar="DIR", help="the model folder")
+    c.add_argument("--corpus", metavar="DIR", default=None)
+    c.add_argument("--quick", action="store_true", help="a few cases only (a smoke run)")
+    b = sub.add_parser("compare", help="equal-budget comparison with the transformer baseline (LR sweep for each)")
+    b.add_argument("--run", required=True, metavar="DIR", help="a prepared run (its config, tokenizer and token files)")
+    b.add_argument("--steps", type=int, default=300, help="optimiser steps for every model (default 300)")
+    b.add_argument("--batch", type=int, default=8)
+    b.add_argument("--seq-len", type=int, default=256)
+    b.add_argument("--lrs", default="1e-3,2e-3,4e-3", help="comma-separated peak learning rates")
+    b.add_argument("--eval-windows", type=int, default=64)
+    b.add_argument("--tokens", type=int, default=0, help=argparse.SUPPRESS)
+    b.add_argument("--out", metavar="DIR", default=None, help="model folder whose card.json records the result")
 
 
 def run(args: argparse.Namespace) -> int:
     from assistant import training
 
-    if args.action == "run":
-        return training.run_training(args)
-    return training.export_run(args)
+    action = {"run": training.run_training, "export": training.export_run, "card": training.write_card,
+              "compare": training.compare_baseline}[args.action]
+    return action(args)
