@@ -288,6 +288,7 @@ class LiquidLM(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.decode_head: nn.Module | None = None  # an inference-only head for `step` (see core/fast.py)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -325,7 +326,8 @@ class LiquidLM(nn.Module):
         for i, block in enumerate(self.blocks):
             x, s = block.step(x, None if state is None else state[i])
             new_state.append(s)
-        return F.linear(self.norm(x), self.embed.weight), new_state
+        x = self.norm(x)
+        return (self.decode_head(x) if self.decode_head is not None else F.linear(x, self.embed.weight)), new_state
 
     def num_parameters(self) -> int:
         return sum(p.numel() for n, p in self.named_parameters() if "lora_" not in n)

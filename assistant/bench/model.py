@@ -13,14 +13,51 @@ import sys
 CONTEXTS = (1024, 8192, 32768)
 
 
-def _liquid_decode(model, state, n: int):
+def _liquid_decode(step, state, n: int):
     import torch
 
     ids = torch.zeros(1, dtype=torch.long)
     for _ in range(n):
-        logits, state = model.step(ids, state)
+        logits, state = step(ids, state)
         ids = logits.argmax(-1)
     return state
+
+
+def pick_decode_mode(liquid, steps: int, log, modes=("eager", "int8", "compile", "int8+compile")) -> tuple[str, object, dict, int]:
+    """Time each decoding mode side by side after a 1K prefill; returns the fastest (with an eager
+    fallback if compiling fails), every mode's tokens/s and the samples discarded for load."""
+    import torch
+
+    from assistant.bench.cpu import timed
+    from core.fast import compiled_step, int8_decoder
+
+    ids = torch.randint(0, liquid.cfg.vocab_size, (1, 1024))
+    with torch.inference_mode():
+        _, state = liquid(ids)
+        candidates = {"eager": liquid.step}
+        q = None
+        for mode in modes:
+            try:
+                if mode == "int8":
+                    q = int8_decoder(liquid)
+                    candidates[mode] = q.step
+                elif mode == "compile":
+                    candidates[mode] = compiled_step(liquid)
+                elif mode == "int8+compile" and q is not None:
+                    candidates[mode] = compiled_step(q)
+            except Exception as exc:  # a compiler missing or failing: keep the eager path
+                log(f"decode mode {mode} unavailable: {type(exc).__name__}: {exc}")
+                continue
+            if mode in candidates:
+                log(f"liquid decode mode {mode}: warming up")
+                _liquid_decode(candidates[mode], state, 2)
+        speeds, discarded = {}, 0
+        for mode, step in candidates.items():
+            t, d = timed(lambda: _liquid_decode(step, state, steps))
+            speeds[mode] = round(steps / t, 1)
+            discarded += d
+    best = max(speeds, key=speeds.get)
+    return best, candidates[best], speeds, discarded
 
 
 def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg=None, contexts=None, steps=None) -> dict:
@@ -42,6 +79,10 @@ def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg
     out = {"liquid": {"decode_tok_s": {}, "prefill_tok_s": {}, "state_bytes": {}},
            "transformer": {"decode_tok_s": {}, "prefill_tok_s": {}, "state_bytes": {}}}
     discarded = 0
+    mode, fast_step, mode_speeds, d = pick_decode_mode(liquid, steps, log, modes=("eager",) if quick else ("eager", "int8", "compile", "int8+compile"))
+    discarded += d
+    out["liquid"]["decode_mode"] = mode
+    out["liquid"]["decode_tok_s_by_mode_1024"] = mode_speeds
     with torch.inference_mode():
         for n in contexts:
             log(f"liquid: context {n}")
@@ -52,7 +93,7 @@ def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg
             out["liquid"]["prefill_tok_s"][str(n)] = round(n / t, 1)
             state = holder["state"]
             out["liquid"]["state_bytes"][str(n)] = state_nbytes(state)
-            t, d = timed(lambda: _liquid_decode(liquid, state, steps))
+            t, d = timed(lambda: _liquid_decode(fast_step, state, steps))
             discarded += d
             out["liquid"]["decode_tok_s"][str(n)] = round(steps / t, 1)
 
@@ -149,6 +190,8 @@ def run(args) -> int:
     for n in lq["state_bytes"]:
         print(f"{'state bytes @ ' + n:<24}{lq['state_bytes'][n]:>14,}{tf['state_bytes'][n]:>14,}")
     print(f"LoRA update step, 256 tokens: {lq['lora_step_ms']:.0f} ms")
+    modes = ", ".join(f"{k} {v:,.0f}" for k, v in lq["decode_tok_s_by_mode_1024"].items())
+    print(f"liquid decode modes at 1024 (tok/s): {modes}; used: {lq['decode_mode']}")
     for k, v in ratios(r).items():
         print(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}")
     if r["samples_discarded_for_load"]:

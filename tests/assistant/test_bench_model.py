@@ -8,7 +8,7 @@ from core.config import LiquidConfig
 
 def test_model_bench_reports_every_figure_with_a_fixed_liquid_state():
     cfg = LiquidConfig(vocab_size=256, d_model=64, n_layers=2, n_heads=2, chunk_size=16)
-    r = measure(cfg=cfg, contexts=(64, 512), steps=4, log=lambda m: None)
+    r = measure(quick=True, cfg=cfg, contexts=(64, 512), steps=4, log=lambda m: None)
     for name in ("liquid", "transformer"):
         assert set(r[name]["decode_tok_s"]) == {"64", "512"}
         assert all(v > 0 for v in r[name]["decode_tok_s"].values())
