@@ -27,6 +27,7 @@ def save_model(folder: str | Path, model: LiquidLM, tokenizer: Tokenizer | None 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in base_state_dict(model).items()}
     save_file(tensors, str(folder / WEIGHTS), metadata={"format": "liquid-lm/1", "config_hash": model.cfg.hash()})
+    (folder / WEIGHTS).chmod(0o644)  # shipped weights are public; safetensors may create files 0600
     model.cfg.save(folder / CONFIG)
     if tokenizer is not None:
         tokenizer.save(folder / TOKENIZER)
