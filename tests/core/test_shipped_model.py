@@ -1,0 +1,36 @@
+"""The shipped default model loads offline and answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from core.checkpoint import load_model
+from core.evaluate import greedy_reply
+
+MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def test_shipped_model_folder_is_complete_and_small():
+    names = {p.name for p in MODEL.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.model", "anchor.txt", "card.json"} <= names
+    total = sum(p.stat().st_size for p in MODEL.iterdir() if p.is_file())
+    assert total < 60 * 1024 * 1024
+    assert 150_000 < (MODEL / "anchor.txt").stat().st_size < 300_000
+
+
+def test_shipped_model_loads_and_replies():
+    model, tok = load_model(MODEL)
+    assert 10_000_000 < model.num_parameters() < 20_000_000
+    with torch.inference_mode():
+        reply = greedy_reply(model, tok, [("user", "Hello!")], None, max_tokens=24)
+    assert reply.strip()
+    assert "<|" not in reply
+
+
+def test_card_records_training():
+    card = json.loads((MODEL / "card.json").read_text())
+    assert card["training"]["tokens_seen"] > 0
+    assert card["training"]["history"], "the card keeps the loss history"
