@@ -8,6 +8,8 @@ errors are re-exported here for them:
 
 Where no vault exists yet, unlocking creates one with the passphrase given (asked twice at a
 terminal), so `ASSISTANT_PASSPHRASE=... assistant export x.enc` works on a fresh machine too.
+Nothing is written to a fresh data directory until that passphrase is in hand, and `import_file`
+reads and verifies the export before it opens or creates the store: a failure leaves no store.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from assistant import paths
 from assistant.unlock import Prompt, store_passphrase
-from memory.archive import export_store, import_export, write_plaintext_export
+from memory.archive import export_store, import_export, read_export, write_plaintext_export
 from memory.crypto import DESIGN_KDF, KdfParams
 from memory.errors import (
     CorruptRecord,
@@ -33,7 +35,7 @@ from memory.errors import (
     VaultMissing,
     WrongPassphrase,
 )
-from memory.records import Conversation, Deletion, Memory, Message, Snippet
+from memory.records import Conversation, Deletion, Memory, Message, Snapshot, Snippet
 from memory.store import STORE_FILE, Store, reset_directory
 from memory.vault import VAULT_FILE
 
@@ -49,6 +51,7 @@ __all__ = [
     "KeyringUnavailable",
     "Memory",
     "Message",
+    "Snapshot",
     "Snippet",
     "Store",
     "StoreError",
@@ -57,12 +60,15 @@ __all__ = [
     "WrongPassphrase",
     "export_plaintext",
     "export_to",
+    "import_file",
     "import_from",
     "open_store",
+    "read_export_file",
     "reset_data",
     "store_exists",
     "unlock_store",
     "unlocked_store",
+    "vault_exists",
 ]
 
 
@@ -74,6 +80,12 @@ def store_exists(directory: Path | None = None) -> bool:
     """Whether the data directory holds a store (a key file or a database)."""
     root = Path(directory) if directory is not None else paths.data_dir()
     return (root / VAULT_FILE).exists() or (root / STORE_FILE).exists()
+
+
+def vault_exists(directory: Path | None = None) -> bool:
+    """Whether the data directory holds a key file (checked without creating anything)."""
+    root = Path(directory) if directory is not None else paths.data_dir()
+    return (root / VAULT_FILE).exists()
 
 
 def open_store(directory: Path | None = None) -> Store:
@@ -115,12 +127,26 @@ def unlocked_store(
     prompt: Prompt | None = None,
     interactive: bool | None = None,
 ) -> Iterator[Store]:
-    """Open and unlock the data directory's store for the duration of a `with` block."""
+    """Open and unlock the data directory's store for the duration of a `with` block.
+
+    In a data directory without a store nothing is written before the passphrase is in hand
+    (with `create=False`, nothing at all: `VaultMissing`).
+    """
+    root = Path(directory) if directory is not None else paths.data_dir()
+    new_passphrase = None
+    if not (root / VAULT_FILE).exists():
+        if not create:
+            raise VaultMissing(f"there is no store in {root} yet")
+        if not (root / STORE_FILE).exists():  # a brand-new store: ask before any file is made
+            new_passphrase = store_passphrase(passphrase_file, creating=True, prompt=prompt, interactive=interactive)
     store = open_store(directory)
     try:
-        unlock_store(
-            store, passphrase_file=passphrase_file, create=create, kdf=kdf, prompt=prompt, interactive=interactive
-        )
+        if new_passphrase is not None and not store.has_vault:
+            store.create(new_passphrase, kdf=kdf)
+        else:
+            unlock_store(
+                store, passphrase_file=passphrase_file, create=create, kdf=kdf, prompt=prompt, interactive=interactive
+            )
         yield store
     finally:
         store.close()
@@ -141,6 +167,41 @@ def export_plaintext(store: Store, directory: Path, *, overwrite: bool = False) 
 def import_from(store: Store, path: Path, passphrase: str, *, merge: bool = False) -> dict[str, int]:
     """Restore an export into `store` (replace, or `merge`); on any failure nothing changes."""
     return import_export(store, Path(path), passphrase, merge=merge)
+
+
+def read_export_file(path: Path, passphrase: str) -> Snapshot:
+    """Read an export and check its version, authenticity and shape; touches no store."""
+    return read_export(Path(path), passphrase)
+
+
+def import_file(
+    path: Path,
+    export_passphrase: str,
+    *,
+    merge: bool = False,
+    passphrase_file: str | Path | None = None,
+    directory: Path | None = None,
+    kdf: KdfParams = DESIGN_KDF,
+    prompt: Prompt | None = None,
+    interactive: bool | None = None,
+) -> dict[str, int]:
+    """`assistant import`: verify the export, then open (creating if needed) the store and restore it.
+
+    The export is read and checked completely before the store is opened, so a bad export leaves
+    the data directory as it was (empty, on a fresh machine). If the store was created here and
+    the restore still fails, it is reset again.
+    """
+    snapshot = read_export_file(path, export_passphrase)
+    created = not vault_exists(directory)
+    with unlocked_store(
+        passphrase_file, directory=directory, kdf=kdf, prompt=prompt, interactive=interactive
+    ) as store:
+        try:
+            return store.restore(snapshot, merge=merge)
+        except BaseException:
+            if created:
+                store.reset()
+            raise
 
 
 def reset_data(directory: Path | None = None) -> list[str]:

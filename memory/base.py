@@ -214,6 +214,8 @@ class StoreBase:
                 ok = False
             if not ok:
                 raise VaultMismatch(f"the key file in {self.directory} does not belong to its database")
+        # Migrations that re-encrypt rows wait for the key (see `migrations.keyed_migration`).
+        migrations.migrate(self._db, codec)
         self._codec = codec
 
     def lock(self) -> None:
@@ -336,6 +338,11 @@ class StoreBase:
         if action == "deleted" or (action == "updated" and table in _EDITABLE_TEXT):
             self._pending.deleted = True
 
+    def _overwrote(self) -> None:
+        """A row was replaced (a setting, a state, an adapter's metrics): truncate the WAL after
+        the commit as after a delete, so the old value's page images do not linger in it."""
+        self._pending.deleted = True
+
     def _index_add(self, kind: str, ident: int, text: str, conversation_id: int | None) -> None:
         self._pending.index.append(lambda index: index.add((kind, ident), text, conversation_id))
 
@@ -385,9 +392,29 @@ class StoreBase:
             [(ident, kind, int(source_id)) for kind, source_id in rows],
         )
 
+    def _sealed_sources(self, table: str) -> Iterator[tuple[int, Sources | None]]:
+        """(id, sources) of every adapter version or replay item, from the copy sealed in its payload.
+
+        None for a record whose payload does not open or has no sources: nothing proves what it
+        learned from.
+        """
+        codec = self._require_codec()
+        field = "seen" if table == "adapter_versions" else "sources"
+        for ident, payload in self._execute(f"SELECT id, payload FROM {table}").fetchall():
+            try:
+                yield ident, Sources.from_json(codec.open_json(table, ident, payload)[field])
+            except (CorruptRecord, KeyError, ValueError):
+                yield ident, None
+
     def _unlearn(self, message_ids: Iterable[int], memory_ids: Iterable[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Delete replay items derived from the given sources and adapter versions that saw any of them."""
-        message_ids, memory_ids = list(message_ids), list(memory_ids)
+        """Delete replay items derived from the given sources and adapter versions that saw any of them.
+
+        Both the link tables (a plaintext index) and the source ids sealed inside each record's
+        payload are consulted, so deleting a link row from the database cannot make a deletion keep
+        what was learned from it. A record whose payload cannot be read is removed too: nothing
+        shows it did not learn from the deleted items (it could not be used anyway).
+        """
+        message_ids, memory_ids = [int(i) for i in message_ids], [int(i) for i in memory_ids]
         replay: set[int] = set()
         adapters: set[int] = set()
         for kind, ids in (("message", message_ids), ("memory", memory_ids)):
@@ -397,6 +424,11 @@ class StoreBase:
             adapters |= self._ids_where(
                 "SELECT adapter_id FROM adapter_sources WHERE kind = ? AND source_id IN ({ids})", ids, kind
             )
+        if message_ids or memory_ids:
+            gone = Sources(frozenset(message_ids), frozenset(memory_ids))
+            replay |= {i for i, seen in self._sealed_sources("replay_items") if seen is None or seen.intersects(gone)}
+            gone = Sources(gone.message_ids, gone.memory_ids, frozenset(replay))
+            adapters |= {i for i, seen in self._sealed_sources("adapter_versions") if seen is None or seen.intersects(gone)}
         adapters |= self._ids_where(
             "SELECT adapter_id FROM adapter_sources WHERE kind = ? AND source_id IN ({ids})", replay, "replay"
         )

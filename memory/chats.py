@@ -7,6 +7,7 @@ import time
 from memory.base import StoreBase
 from memory.codec import RowCodec
 from memory.errors import CorruptRecord
+from memory.migrations import link_of
 from memory.records import Conversation, Deletion, Message, RecurrentState
 
 
@@ -96,7 +97,8 @@ class ChatsMixin(StoreBase):
     # === messages ============================================================================
 
     def _message(self, codec: RowCodec, ident: int, conversation_id: int, payload: bytes) -> Message:
-        obj = codec.open_json("messages", ident, payload)
+        # The conversation is in the associated data: a message moved by SQL fails here.
+        obj = codec.open_json("messages", ident, payload, link=link_of("messages", conversation_id))
         try:
             return Message(
                 ident, conversation_id, str(obj["role"]), str(obj["text"]), float(obj["created"]), bool(obj["cut"])
@@ -106,7 +108,10 @@ class ChatsMixin(StoreBase):
 
     def _put_message(self, codec: RowCodec, msg: Message, insert: bool) -> None:
         payload = codec.seal_json(
-            "messages", msg.id, {"role": msg.role, "text": msg.text, "created": msg.created, "cut": msg.cut}
+            "messages",
+            msg.id,
+            {"role": msg.role, "text": msg.text, "created": msg.created, "cut": msg.cut},
+            link=link_of("messages", msg.conversation_id),
         )
         if insert:
             self._execute(
@@ -114,7 +119,9 @@ class ChatsMixin(StoreBase):
                 [msg.id, msg.conversation_id, payload],
             )
         else:
-            self._execute("UPDATE messages SET payload = ? WHERE id = ?", [payload, msg.id])
+            self._execute(
+                "UPDATE messages SET payload = ? WHERE id = ? AND conversation_id = ?", [payload, msg.id, msg.conversation_id]
+            )
         self._index_add("message", msg.id, msg.text, msg.conversation_id)
 
     def add_message(
@@ -230,6 +237,8 @@ class ChatsMixin(StoreBase):
         with self.transaction():
             codec = self._require_codec()
             self._row("conversations", "id", conversation_id, "id")
+            if self._execute("SELECT 1 FROM states WHERE conversation_id = ?", [conversation_id]).fetchone():
+                self._overwrote()
             state = RecurrentState(conversation_id, bytes(data), str(tag), now)
             self._execute(
                 "INSERT OR REPLACE INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",

@@ -33,24 +33,26 @@ class RowCodec:
         # A subkey for naming settings rows, so the data key is only ever used with AES-GCM.
         self._name_key = hmac.new(data_key, _SETTINGS_ID_INFO, hashlib.sha256).digest()
 
-    def seal(self, table: str, column: str, row: object, data: bytes) -> bytes:
-        """The envelope of `data` for (table, column, row)."""
-        return self._cipher.seal(bytes(data), associated_data(table, column, row))
+    def seal(self, table: str, column: str, row: object, data: bytes, *, link: str | None = None) -> bytes:
+        """The envelope of `data` for (table, column, row) (and `link`: see `associated_data`)."""
+        return self._cipher.seal(bytes(data), associated_data(table, column, row, link))
 
-    def open(self, table: str, column: str, row: object, envelope: object) -> bytes:
+    def open(self, table: str, column: str, row: object, envelope: object, *, link: str | None = None) -> bytes:
         """The bytes sealed for (table, column, row); `CorruptRecord` if they do not authenticate."""
         try:
-            return self._cipher.open(envelope, associated_data(table, column, row))  # type: ignore[arg-type]
+            return self._cipher.open(envelope, associated_data(table, column, row, link))  # type: ignore[arg-type]
         except EnvelopeError as exc:
             raise CorruptRecord(table, row, column, str(exc)) from None
 
-    def seal_json(self, table: str, row: object, obj: Any, column: str = "payload") -> bytes:
+    def seal_json(self, table: str, row: object, obj: Any, column: str = "payload", *, link: str | None = None) -> bytes:
         """The envelope of `obj` as JSON."""
-        return self.seal(table, column, row, dump_json(obj))
+        return self.seal(table, column, row, dump_json(obj), link=link)
 
-    def open_json(self, table: str, row: object, envelope: object, column: str = "payload") -> dict[str, Any]:
+    def open_json(
+        self, table: str, row: object, envelope: object, column: str = "payload", *, link: str | None = None
+    ) -> dict[str, Any]:
         """The JSON object sealed for (table, column, row)."""
-        data = self.open(table, column, row, envelope)
+        data = self.open(table, column, row, envelope, link=link)
         try:
             obj = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):

@@ -120,9 +120,14 @@ def random_salt() -> bytes:
     return os.urandom(SALT_BYTES)
 
 
-def associated_data(table: str, column: str, row: object) -> bytes:
-    """The associated data binding a value to its place: `table|column|row id`."""
-    return f"{table}|{column}|{row}".encode()
+def associated_data(table: str, column: str, row: object, link: str | None = None) -> bytes:
+    """The associated data binding a value to its place: `table|column|row id`.
+
+    `link` names a plaintext reference the value must stay with (a message's conversation:
+    `conversation_id=3`), appended as `|link`, so changing that reference fails authentication too.
+    """
+    base = f"{table}|{column}|{row}"
+    return (base if link is None else f"{base}|{link}").encode()
 
 
 class Cipher:

@@ -85,6 +85,8 @@ class FactsMixin(StoreBase):
         with self.transaction():
             codec = self._require_codec()
             ident = codec.setting_id(key)
+            if self._execute("SELECT 1 FROM settings WHERE id = ?", [ident]).fetchone():
+                self._overwrote()
             self._execute(
                 "INSERT OR REPLACE INTO settings (id, payload) VALUES (?, ?)",
                 [ident, codec.seal_json("settings", ident, {"key": key, "value": value})],

@@ -1,4 +1,10 @@
-"""What the learner keeps: adapter versions, the replay buffer, and unlearning."""
+"""What the learner keeps: adapter versions, the replay buffer, and unlearning.
+
+What each adapter version saw and what each replay item came from is kept twice: in the link
+tables (`adapter_sources`, `replay_sources`: plaintext ids, an index) and sealed inside the
+record's own payload (`seen` / `sources`). The sealed copy is the one handed out and the one
+unlearning relies on (see `StoreBase._unlearn`); `Store.verify` reports link rows that disagree.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +32,19 @@ class LearningDataMixin(StoreBase):
                 dict(obj["metrics"]),
                 float(obj["created"]),
                 None if parent is None else int(parent),
-                self._sources_of("adapter_sources", "adapter_id", version),
+                Sources.from_json(obj["seen"]),
             )
         except (KeyError, TypeError, ValueError):
             raise CorruptRecord("adapter_versions", version, "payload", "has an unexpected shape") from None
+
+    @staticmethod
+    def _adapter_meta(metrics: Mapping[str, Any], created: float, parent: int | None, seen: Sources) -> dict[str, Any]:
+        return {"metrics": dict(metrics), "created": created, "parent": parent, "seen": seen.to_json()}
+
+    def _replay_sources(self, codec: RowCodec, replay_id: int) -> Sources:
+        """What a replay item came from (nothing if it was evicted)."""
+        row = self._execute("SELECT payload FROM replay_items WHERE id = ?", [replay_id]).fetchone()
+        return Sources() if row is None else self._replay_item(codec, replay_id, row[0]).sources
 
     def add_adapter_version(
         self,
@@ -57,12 +72,11 @@ class LearningDataMixin(StoreBase):
                 frozenset(int(i) for i in seen_replay_ids),
             )
             for replay_id in seen.replay_ids:
-                seen = seen | self._sources_of("replay_sources", "replay_id", replay_id)
+                seen = seen | self._replay_sources(codec, replay_id)
             if parent is not None:
-                self._row("adapter_versions", "id", parent, "id")
-                seen = seen | self._sources_of("adapter_sources", "adapter_id", parent)
+                seen = seen | self.list_adapter_versions(only=parent)[0].seen
             version = self._next_id("adapter_versions")
-            meta = {"metrics": dict(metrics), "created": now, "parent": parent}
+            meta = self._adapter_meta(metrics, now, parent, seen)
             self._execute(
                 "INSERT INTO adapter_versions (id, payload, blob) VALUES (?, ?, ?)",
                 [
@@ -80,12 +94,13 @@ class LearningDataMixin(StoreBase):
         with self.transaction():
             codec = self._require_codec()
             info = self.list_adapter_versions(only=version)[0]
-            meta = {"metrics": dict(metrics), "created": info.created, "parent": info.parent}
+            meta = self._adapter_meta(metrics, info.created, info.parent, info.seen)
             self._execute(
                 "UPDATE adapter_versions SET payload = ? WHERE id = ?",
                 [codec.seal_json("adapter_versions", version, meta), version],
             )
             self._changed("adapter_versions", "updated", version)
+            self._overwrote()
         return AdapterInfo(version, dict(metrics), info.created, info.parent, info.seen)
 
     def list_adapter_versions(self, *, only: int | None = None) -> list[AdapterInfo]:
@@ -126,9 +141,7 @@ class LearningDataMixin(StoreBase):
     def _replay_item(self, codec: RowCodec, ident: int, payload: bytes) -> ReplayItem:
         obj = codec.open_json("replay_items", ident, payload)
         try:
-            return ReplayItem(
-                ident, str(obj["text"]), float(obj["created"]), self._sources_of("replay_sources", "replay_id", ident)
-            )
+            return ReplayItem(ident, str(obj["text"]), float(obj["created"]), Sources.from_json(obj["sources"]))
         except (KeyError, TypeError, ValueError):
             raise CorruptRecord("replay_items", ident, "payload", "has an unexpected shape") from None
 
@@ -148,7 +161,10 @@ class LearningDataMixin(StoreBase):
             ident = self._next_id("replay_items")
             self._execute(
                 "INSERT INTO replay_items (id, payload) VALUES (?, ?)",
-                [ident, codec.seal_json("replay_items", ident, {"text": str(text), "created": now})],
+                [
+                    ident,
+                    codec.seal_json("replay_items", ident, {"text": str(text), "created": now, "sources": sources.to_json()}),
+                ],
             )
             self._put_sources("replay_sources", "replay_id", ident, sources)
             self._changed("replay_items", "added", ident)

@@ -12,14 +12,20 @@ which would reveal when the assistant was first used; the applied names are all 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from memory.errors import SchemaTooNew
+from memory.errors import CorruptRecord, SchemaTooNew
+from memory.records import Sources
+
+if TYPE_CHECKING:
+    from memory.codec import RowCodec
 
 MIGRATIONS_TABLE = "_migrations"
 
-Migration = Callable[[Database], None]
+Migration = Callable[..., None]
+"""`fn(db)`, or `fn(db, codec)` for a keyed migration (one that re-encrypts rows)."""
 MIGRATIONS: list[Migration] = []
 
 PLAINTEXT_COLUMNS: frozenset[tuple[str, str]] = frozenset(
@@ -72,6 +78,16 @@ ROW_KEYS: dict[str, str] = {
 }
 """For each table with envelopes: the column whose value is the row id in their associated data."""
 
+LINK_COLUMNS: dict[str, str] = {"messages": "conversation_id"}
+"""Plaintext references bound into the associated data of their row's envelopes (see `link_of`):
+a message moved to another conversation by editing the database fails to decrypt."""
+
+
+def link_of(table: str, value: object) -> str | None:
+    """The `link` part of the associated data for a row of `table` whose link column holds `value`."""
+    column = LINK_COLUMNS.get(table)
+    return None if column is None else f"{column}={value}"
+
 
 def envelope_columns(db: Database) -> dict[str, list[str]]:
     """For every table of `db`: its columns that must hold envelopes (all not in `PLAINTEXT_COLUMNS`)."""
@@ -89,6 +105,22 @@ def migration(fn: Migration) -> Migration:
     """Register `fn` as the next migration (its name is its record)."""
     MIGRATIONS.append(fn)
     return fn
+
+
+def keyed_migration(fn: Migration) -> Migration:
+    """Register `fn(db, codec)` as the next migration: one that needs the data key.
+
+    It runs when the store is unlocked (`migrate(db, codec)`); the migrations after it wait for
+    it. In a database that has never held encrypted data it runs at once, with `codec=None`.
+    """
+    fn.needs_key = True  # type: ignore[attr-defined]
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def needs_key(fn: Migration) -> bool:
+    """Whether `fn` is a keyed migration."""
+    return bool(getattr(fn, "needs_key", False))
 
 
 @migration
@@ -156,6 +188,53 @@ def m001_initial(db: Database) -> None:
             db.execute(statement)
 
 
+@keyed_migration
+def m002_bind_messages_to_conversations(db: Database, codec: RowCodec | None) -> None:
+    """Re-encrypt every message with its conversation in the associated data (`LINK_COLUMNS`)."""
+    rows = db.conn.execute("SELECT id, conversation_id, payload FROM messages").fetchall()
+    if codec is None:
+        assert not rows, "messages cannot be re-encrypted without the key"
+        return
+    for ident, conversation_id, payload in rows:
+        try:
+            data = codec.open("messages", "payload", ident, payload)
+        except CorruptRecord:
+            continue  # unreadable before, unreadable after: `Store.verify` names it
+        sealed = codec.seal("messages", "payload", ident, data, link=link_of("messages", conversation_id))
+        db.execute("UPDATE messages SET payload = ? WHERE id = ?", [sealed, ident])
+
+
+def _linked_sources(db: Database, table: str, key: str, ident: int) -> Sources:
+    groups: dict[str, set[int]] = {"message": set(), "memory": set(), "replay": set()}
+    for kind, source_id in db.conn.execute(f"SELECT kind, source_id FROM {table} WHERE {key} = ?", [ident]):
+        groups[kind].add(source_id)
+    return Sources(frozenset(groups["message"]), frozenset(groups["memory"]), frozenset(groups["replay"]))
+
+
+@keyed_migration
+def m003_sources_inside_payloads(db: Database, codec: RowCodec | None) -> None:
+    """Seal a copy of each adapter version's and replay item's source ids inside its payload.
+
+    The link tables (`adapter_sources`, `replay_sources`) stay as a plaintext index, but
+    unlearning no longer trusts them alone: a deleted link row cannot hide what a version learned.
+    """
+    for table, field, links, key in (
+        ("adapter_versions", "seen", "adapter_sources", "adapter_id"),
+        ("replay_items", "sources", "replay_sources", "replay_id"),
+    ):
+        rows = db.conn.execute(f"SELECT id, payload FROM {table}").fetchall()
+        if codec is None:
+            assert not rows, f"{table} cannot be re-encrypted without the key"
+            continue
+        for ident, payload in rows:
+            try:
+                obj: dict[str, Any] = codec.open_json(table, ident, payload)
+            except CorruptRecord:
+                continue  # unlearning treats an unreadable record as having seen everything
+            obj[field] = _linked_sources(db, links, key, ident).to_json()
+            db.execute(f"UPDATE {table} SET payload = ? WHERE id = ?", [codec.seal_json(table, ident, obj), ident])
+
+
 def applied(db: Database) -> list[str]:
     """Names of the migrations applied to `db`, in order."""
     if MIGRATIONS_TABLE not in db.table_names():
@@ -175,8 +254,19 @@ def pending(db: Database) -> list[Migration]:
     return [fn for fn in MIGRATIONS if fn.__name__ not in done]
 
 
-def migrate(db: Database) -> list[str]:
-    """Apply pending migrations, each in one transaction with its record; return their names."""
+def _holds_encrypted_data(db: Database) -> bool:
+    """Whether a data key was ever installed (every encrypted row is written after the key check)."""
+    if "meta" not in db.table_names():
+        return False
+    return db.conn.execute("SELECT 1 FROM meta WHERE key = 'key_check'").fetchone() is not None
+
+
+def migrate(db: Database, codec: RowCodec | None = None) -> list[str]:
+    """Apply pending migrations in order, each in one transaction with its record; return their names.
+
+    Without `codec`, stop before the first keyed migration if the database holds encrypted data
+    (the store applies the rest when it is unlocked).
+    """
     todo = pending(db)
     if not todo:
         return []
@@ -185,8 +275,14 @@ def migrate(db: Database) -> list[str]:
             db.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY)")
     names = []
     for fn in todo:
+        keyed = needs_key(fn)
+        if keyed and codec is None and _holds_encrypted_data(db):
+            break
         with db.atomic():
-            fn(db)
+            if keyed:
+                fn(db, codec)
+            else:
+                fn(db)
             db.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (?)", [fn.__name__])
         names.append(fn.__name__)
     return names

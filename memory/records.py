@@ -63,6 +63,35 @@ class Sources:
     def __bool__(self) -> bool:
         return bool(self.message_ids or self.memory_ids or self.replay_ids)
 
+    def intersects(self, other: Sources) -> bool:
+        """Whether the two share any message, memory or replay-item id."""
+        return bool(
+            self.message_ids & other.message_ids
+            or self.memory_ids & other.memory_ids
+            or self.replay_ids & other.replay_ids
+        )
+
+    def to_json(self) -> dict[str, list[int]]:
+        """The ids as JSON lists (sealed inside adapter-version and replay-item payloads)."""
+        return {
+            "messages": sorted(self.message_ids),
+            "memories": sorted(self.memory_ids),
+            "replay_items": sorted(self.replay_ids),
+        }
+
+    @classmethod
+    def from_json(cls, obj: object) -> Sources:
+        """Read `to_json`'s output; `ValueError` if it has another shape."""
+        if not isinstance(obj, dict):
+            raise ValueError("sources must be a JSON object")
+        groups = []
+        for name in ("messages", "memories", "replay_items"):
+            ids = obj.get(name, [])
+            if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+                raise ValueError(f"sources.{name} must be a list of integer ids")
+            groups.append(frozenset(ids))
+        return cls(*groups)
+
 
 @dataclass(frozen=True)
 class AdapterInfo:

@@ -89,22 +89,22 @@ class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
             self._put_memory(codec, Memory(mem_map[mem.id], mem.text, mem.created, mem.updated), insert=True)
         for r in snap.replay_items:
             ident = replay_map[r.id]
+            sources = Sources(remap(r.sources.message_ids, msg_map), remap(r.sources.memory_ids, mem_map))
             self._execute(
                 "INSERT INTO replay_items (id, payload) VALUES (?, ?)",
-                [ident, codec.seal_json("replay_items", ident, {"text": r.text, "created": r.created})],
+                [ident, codec.seal_json("replay_items", ident, {"text": r.text, "created": r.created, "sources": sources.to_json()})],
             )
-            sources = Sources(remap(r.sources.message_ids, msg_map), remap(r.sources.memory_ids, mem_map))
             self._put_sources("replay_sources", "replay_id", ident, sources)
         for a in snap.adapter_versions:
             version = adapter_map[a.version]
             parent = None if a.parent is None else (adapter_map.get(a.parent) if merge else a.parent)
-            meta = {"metrics": a.metrics, "created": a.created, "parent": parent}
+            seen = Sources(
+                remap(a.seen.message_ids, msg_map), remap(a.seen.memory_ids, mem_map), remap(a.seen.replay_ids, replay_map)
+            )
+            meta = self._adapter_meta(a.metrics, a.created, parent, seen)
             self._execute(
                 "INSERT INTO adapter_versions (id, payload, blob) VALUES (?, ?, ?)",
                 [version, codec.seal_json("adapter_versions", version, meta), codec.seal("adapter_versions", "blob", version, a.data)],
-            )
-            seen = Sources(
-                remap(a.seen.message_ids, msg_map), remap(a.seen.memory_ids, mem_map), remap(a.seen.replay_ids, replay_map)
             )
             self._put_sources("adapter_sources", "adapter_id", version, seen)
         existing = set(self.list_settings()) if merge else set()

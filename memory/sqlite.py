@@ -2,8 +2,9 @@
 
 - `secure_delete=ON`: deleted content is overwritten with zeros (in the pages and the freelist).
 - `temp_store=MEMORY`: sorts, temporary tables and VACUUM's copy never go to a file in TMPDIR.
-- WAL with `wal_checkpoint(TRUNCATE)` after deletes and on close: old page images do not linger
-  in the -wal file (measured: without these, deleted text stays readable in .db and -wal).
+- WAL with `wal_checkpoint(TRUNCATE)` after deletes, edits and replaced rows (a setting, a state,
+  an adapter's metrics) and on close: old page images do not linger in the -wal file (measured:
+  without these, deleted text stays readable in .db and -wal).
 - `synchronous=FULL`: a committed turn survives power loss as well as a killed process.
 - The database file is created 0600 before SQLite opens it; SQLite gives the -wal and -shm files
   the database's mode.

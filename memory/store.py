@@ -129,18 +129,33 @@ class Store(SnapshotMixin, StoreBase):
             return counts
 
     def verify(self) -> list[CorruptRecord]:
-        """Try to open every envelope in the database; the records that fail (none, normally)."""
+        """Try to open every envelope in the database; the records that fail (none, normally).
+
+        Also reports link rows (`adapter_sources`, `replay_sources`) that disagree with the source
+        ids sealed inside their record: a link row added or deleted by editing the database.
+        """
         with self._lock:
             codec = self._require_codec()
             bad: list[CorruptRecord] = []
             for table, columns in migrations.envelope_columns(self._db).items():
                 key = migrations.ROW_KEYS[table]
-                for row in self._execute(f"SELECT {key}, {', '.join(columns)} FROM {table}"):
-                    for column, value in zip(columns, row[1:], strict=True):
+                link_column = migrations.LINK_COLUMNS.get(table, "NULL")
+                for row in self._execute(f"SELECT {key}, {link_column}, {', '.join(columns)} FROM {table}"):
+                    link = migrations.link_of(table, row[1])
+                    for column, value in zip(columns, row[2:], strict=True):
                         try:
-                            codec.open(table, column, row[0], value)
+                            codec.open(table, column, row[0], value, link=link)
                         except CorruptRecord as exc:
                             bad.append(exc)
+            for table, links, key in (
+                ("adapter_versions", "adapter_sources", "adapter_id"),
+                ("replay_items", "replay_sources", "replay_id"),
+            ):
+                for ident, sealed in self._sealed_sources(table):
+                    if sealed is not None and sealed != self._sources_of(links, key, ident):
+                        bad.append(
+                            CorruptRecord(links, ident, "source_id", f"does not match the source ids sealed in {table}")
+                        )
             return bad
 
     def reset(self, keyring_backend: Any = None) -> list[str]:

@@ -5,6 +5,11 @@ unlocking never touches the database, changing the passphrase rewrites only this
 (atomically), and reset destroys it by overwriting and unlinking (crypto-shredding: without it
 no record can be decrypted, whatever else survives on the disk).
 
+Every rewrite (a passphrase change, a keyring slot added or removed) overwrites the replaced
+file with random bytes through a handle opened before the rename, so the old wrapped key does
+not survive in that file (nor in a hard link to it). Copies made elsewhere (backups, filesystem
+snapshots) are out of reach: they still open with the passphrase they were made under.
+
     {"format": "assistant-vault", "version": 1, "id": "<random hex>",
      "slots": {"passphrase": {"kdf": {"name": "argon2id", "time_cost": 3, "memory_kib": 65536,
                                       "lanes": 4},
@@ -101,7 +106,8 @@ class Vault:
         return doc
 
     def _write(self, doc: dict[str, Any]) -> None:
-        atomic_write(self.path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+        # shred_old: the replaced file holds the data key wrapped under the old passphrase or slots.
+        atomic_write(self.path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode(), shred_old=True)
 
     @staticmethod
     def _passphrase_slot(passphrase: str, data_key: bytes, params: KdfParams) -> dict[str, Any]:

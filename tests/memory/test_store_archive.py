@@ -313,3 +313,112 @@ def test_fuzz_one_replaced_field_then_import_only_raises_store_errors(tmp_path_f
             assert s.snapshot() == Snapshot()
         else:
             assert s.verify() == []
+
+
+# --- decompression is bounded --------------------------------------------------------------------
+
+
+def _sealed(plaintext: bytes) -> bytes:
+    """An export whose authenticated payload is `plaintext` (as a crafted file would be)."""
+    salt = b"s" * 16
+    header = archive._header(FAST, salt)
+    return MAGIC + header + Cipher(derive_key(EXPORT_PASSPHRASE, salt, FAST)).seal(plaintext, MAGIC + header)
+
+
+def test_a_decompression_bomb_is_refused_with_a_format_error():
+    """Regression: the payload was inflated with an unbounded zlib.decompress, so a small crafted
+    export (with its own passphrase) could expand to gigabytes in memory before any check."""
+    bomb = _sealed(zlib.compress(b"[" + b" " * (4 * 1024 * 1024) + b"]", 9))
+    assert len(bomb) < 10_000
+    with pytest.raises(ExportFormatError, match="expands beyond"):
+        decode_export(bomb, EXPORT_PASSPHRASE, max_payload_bytes=1024 * 1024)
+
+
+def test_a_payload_with_junk_after_the_compressed_data_is_refused():
+    good = zlib.compress(json.dumps(snapshot_to_json(Snapshot())).encode())
+    with pytest.raises(ExportFormatError, match="not readable"):
+        decode_export(_sealed(good + b"junk"), EXPORT_PASSPHRASE)
+    assert decode_export(_sealed(good), EXPORT_PASSPHRASE).counts() == Snapshot().counts()
+
+
+# --- plaintext exports: a new private directory ------------------------------------------------
+
+
+def _snapshot_with(store: Store, *titles: str):
+    for title in titles:
+        conv = store.add_conversation(title)
+        store.add_turn(conv.id, f"about {title}", "ok")
+    return store.snapshot()
+
+
+def test_plaintext_export_again_removes_conversations_deleted_since(store, tmp_path):
+    """Regression: `export --plaintext --force` wrote over an earlier export and left the Markdown
+    of conversations deleted since then in place."""
+    out = tmp_path / "readable"
+    write_plaintext_export(_snapshot_with(store, "kept", "deleted since"), out)
+    gone = store.list_conversations()[0]
+    assert gone.title == "deleted since"
+    store.delete_conversation(gone.id)
+    files = write_plaintext_export(store.snapshot(), out, overwrite=True)
+    assert sorted(p.name for p in (out / "conversations").iterdir()) == sorted(p.name for p in files if p.suffix == ".md")
+    assert not any("deleted-since" in p.name for p in (out / "conversations").iterdir())
+
+
+def test_plaintext_export_does_not_follow_symlinks_or_keep_loose_modes(store, tmp_path):
+    """Regression: the files were opened without O_NOFOLLOW and kept an existing file's mode, so a
+    planted symlink sent the conversations elsewhere and an earlier 0644 file stayed world-readable."""
+    out = tmp_path / "readable"
+    write_plaintext_export(_snapshot_with(store, "trip"), out)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not yours")
+    (out / "export.json").unlink()
+    (out / "export.json").symlink_to(elsewhere)
+    (out / "memories.md").write_text("old")
+    (out / "memories.md").chmod(0o644)
+    store.add_memory("a memory")
+    files = write_plaintext_export(store.snapshot(), out, overwrite=True)
+    assert elsewhere.read_text() == "not yours"
+    assert not (out / "export.json").is_symlink()
+    assert all(stat.S_IMODE(p.lstat().st_mode) == 0o600 for p in files)
+
+
+def test_plaintext_export_refuses_an_existing_directory_and_leaves_its_mode(store, tmp_path):
+    """Regression: an existing user directory was silently made 0700 (private_dir) and written into."""
+    mine = tmp_path / "Documents"
+    mine.mkdir()
+    mine.chmod(0o755)
+    (mine / "notes.txt").write_text("the user's own file")
+    snap = _snapshot_with(store, "trip")
+    for overwrite in (False, True):
+        with pytest.raises(ExportPathError):
+            write_plaintext_export(snap, mine, overwrite=overwrite)
+    (mine / "notes.txt").unlink()
+    with pytest.raises(ExportPathError, match="exists already"):
+        write_plaintext_export(snap, mine)  # empty, but still the user's
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o755 and list(mine.iterdir()) == []
+
+
+def test_plaintext_export_will_not_replace_an_export_others_can_read(store, tmp_path):
+    out = tmp_path / "readable"
+    snap = _snapshot_with(store, "trip")
+    write_plaintext_export(snap, out)
+    out.chmod(0o755)
+    with pytest.raises(ExportPathError, match="open to other users"):
+        write_plaintext_export(snap, out, overwrite=True)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_plaintext_export_will_not_clear_through_a_symlinked_folder(store, tmp_path):
+    out = tmp_path / "readable"
+    snap = _snapshot_with(store, "trip")
+    write_plaintext_export(snap, out)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "00001-precious.md").write_text("the user's own notes")
+    for p in (out / "conversations").iterdir():
+        p.unlink()
+    (out / "conversations").rmdir()
+    (out / "conversations").symlink_to(elsewhere)
+    with pytest.raises(ExportPathError, match="did not write"):
+        write_plaintext_export(snap, out, overwrite=True)
+    assert (elsewhere / "00001-precious.md").read_text() == "the user's own notes"

@@ -116,3 +116,60 @@ def test_corruption_survives_reopening_as_the_same_error(store, chat):
         with pytest.raises(CorruptRecord):
             again.get_message(messages[1].id)
         assert again.get_message(messages[0].id).text == "message number 0"
+
+
+# --- links between rows ------------------------------------------------------------------------
+
+
+def test_message_moved_to_another_conversation_by_sql_is_corrupt(store, chat):
+    """Regression: a message's associated data named only its own row, so editing its plaintext
+    conversation_id moved it into another conversation undetected."""
+    conv, messages = chat
+    other = store.add_conversation("another")
+    tamper(store, "UPDATE messages SET conversation_id = ? WHERE id = ?", [other.id, messages[1].id])
+    with pytest.raises(CorruptRecord) as caught:
+        store.get_message(messages[1].id)
+    assert (caught.value.table, caught.value.row) == ("messages", messages[1].id)
+    with pytest.raises(CorruptRecord):
+        store.list_messages(other.id)
+    assert [(e.table, e.row) for e in store.verify()] == [("messages", messages[1].id)]
+    assert store.get_message(messages[2].id) == messages[2]
+
+
+def _learned_from(store):
+    conv = store.add_conversation()
+    user, _ = store.add_turn(conv.id, "something private", "noted")
+    item = store.add_replay_item("private exchange", message_ids=[user.id])
+    adapter = store.add_adapter_version(b"weights", {}, seen_message_ids=[user.id], seen_replay_ids=[item.id])
+    return user, item, adapter
+
+
+def test_deleting_an_adapter_sources_row_cannot_keep_what_was_learned(store):
+    """Regression: unlearning found adapter versions only through the plaintext adapter_sources
+    rows, so deleting those rows by SQL made deleting a message keep the adapter trained on it."""
+    user, item, adapter = _learned_from(store)
+    tamper(store, "DELETE FROM adapter_sources WHERE adapter_id = ?", [adapter.version])
+    assert ("adapter_sources", adapter.version) in [(e.table, e.row) for e in store.verify()]  # detected
+    assert store.list_adapter_versions()[0].seen.message_ids == {user.id}  # the sealed copy
+    deletion = store.delete_message(user.id)  # and harmless
+    assert deletion.adapter_versions == (adapter.version,) and deletion.replay_items == (item.id,)
+    assert store.list_adapter_versions() == [] and store.replay_ids() == []
+
+
+def test_deleting_a_replay_sources_row_cannot_keep_what_was_learned(store):
+    """Regression: the same hole through replay_sources: the replay item (and the adapter that
+    replayed it) survived the deletion of the message it was made from."""
+    user, item, adapter = _learned_from(store)
+    tamper(store, "DELETE FROM replay_sources WHERE replay_id = ?", [item.id])
+    tamper(store, "DELETE FROM adapter_sources WHERE adapter_id = ?", [adapter.version])
+    assert ("replay_sources", item.id) in [(e.table, e.row) for e in store.verify()]
+    deletion = store.delete_message(user.id)
+    assert deletion.replay_items == (item.id,) and deletion.adapter_versions == (adapter.version,)
+
+
+def test_an_unreadable_adapter_version_is_unlearned_rather_than_kept(store):
+    """Whatever an adapter version whose payload no longer opens saw is unknown: a deletion removes it."""
+    user, _, adapter = _learned_from(store)
+    tamper(store, "DELETE FROM adapter_sources WHERE adapter_id = ?", [adapter.version])
+    tamper(store, "UPDATE adapter_versions SET payload = x'00' WHERE id = ?", [adapter.version])
+    assert store.delete_message(user.id).adapter_versions == (adapter.version,)

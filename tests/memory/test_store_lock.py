@@ -63,3 +63,33 @@ def test_lock_of_a_killed_instance_does_not_block_the_next(store_dir):
         holder.wait(timeout=30)
         holder.stdout.close()
     Store.open(store_dir).close()
+
+
+def test_a_lock_file_removed_by_reset_is_not_locked_by_a_late_opener(store_dir, monkeypatch):
+    """Regression: reset unlinked store.lock while held. A process that had opened the old file just
+    before got its flock just after the release, while another created and locked a new file: two
+    instances on one data directory. `acquire` must check that its file is still the one at the path."""
+    import fcntl
+
+    from memory import lock as lock_module
+    from memory.lock import InstanceLock
+
+    store_dir.mkdir()
+    resetting, late, newcomer = InstanceLock(store_dir), InstanceLock(store_dir), InstanceLock(store_dir)
+    resetting.acquire()
+    real_flock = fcntl.flock
+    armed = True
+
+    def interleaved_flock(fd, operation):
+        nonlocal armed
+        if armed:  # `late` has opened the old file and is about to lock it: the reset finishes now
+            armed = False
+            resetting.release(remove=True)
+            newcomer.acquire()
+        return real_flock(fd, operation)
+
+    monkeypatch.setattr(lock_module.fcntl, "flock", interleaved_flock)
+    with pytest.raises(InstanceLocked):
+        late.acquire()
+    assert newcomer.held and not late.held
+    newcomer.release()

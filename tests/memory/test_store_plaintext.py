@@ -86,3 +86,20 @@ def test_the_scan_does_find_plaintext(store, tmp_path):
     write_plaintext_export(store.snapshot(), out)
     hits = scan([out], needles(ids.markers + extra))
     assert len(hits) >= len(ids.markers)
+
+
+@pytest.mark.parametrize("table", ["settings", "states", "adapter_versions"])
+def test_a_replaced_row_leaves_no_old_ciphertext_in_the_files(store, table):
+    """Regression: replacing a setting, a recurrent state or an adapter's metrics did not truncate
+    the WAL (only deletes and text edits did), so the old value's page images lingered in -wal."""
+    conv = store.add_conversation("c")
+    version = store.add_adapter_version(b"w" * 100, {"loss": 1.0}).version
+    replace = {
+        "settings": lambda n: store.set_setting("theme", f"value {n}"),
+        "states": lambda n: store.save_state(conv.id, bytes([n]) * 500, f"tag {n}"),
+        "adapter_versions": lambda n: store.set_adapter_metrics(version, {"loss": float(n)}),
+    }[table]
+    replace(1)
+    old = [row[0] for row in store._db.conn.execute(f"SELECT payload FROM {table}")]
+    replace(2)
+    assert scan([store.directory], {e: "a replaced row's ciphertext" for e in old}) == []

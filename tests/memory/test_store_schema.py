@@ -72,12 +72,14 @@ def test_every_column_off_the_allow_list_holds_envelopes_of_its_own_row(store):
     assert set(audited) == {t for t, cols in EXPECTED_COLUMNS.items() if any((t, c) not in migrations.PLAINTEXT_COLUMNS for c in cols)}
     for table, columns in audited.items():
         key = migrations.ROW_KEYS[table]
-        rows = db.conn.execute(f"SELECT {key}, {', '.join(columns)} FROM {table}").fetchall()
+        link_column = migrations.LINK_COLUMNS.get(table, "NULL")
+        rows = db.conn.execute(f"SELECT {key}, {link_column}, {', '.join(columns)} FROM {table}").fetchall()
         assert rows, f"fill() left {table} empty: the audit would prove nothing"
         for row in rows:
-            for column, value in zip(columns, row[1:], strict=True):
+            for column, value in zip(columns, row[2:], strict=True):
                 assert is_envelope(value), (table, column, row[0])
-                codec.open(table, column, row[0], value)  # authenticates under this row's id
+                # authenticates under this row's id (and, for a message, its conversation)
+                codec.open(table, column, row[0], value, link=migrations.link_of(table, row[1]))
                 checked += 1
     assert checked >= 12
 

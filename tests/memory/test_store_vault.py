@@ -228,3 +228,57 @@ def test_reset_deletes_the_keyring_entry(store, trusted_keyring):
     store.enable_keyring(PASSPHRASE, backend=trusted_keyring)
     assert store.reset(keyring_backend=trusted_keyring) == []
     assert not trusted_keyring.items
+
+
+# --- old copies of the key file ----------------------------------------------------------------
+
+
+def _old_copy_unlocks(copy, passphrase, tmp_path) -> bool:
+    """Whether the bytes of `copy` (an earlier key file) still unwrap a data key with `passphrase`."""
+    from memory.errors import VaultError
+    from memory.vault import Vault
+
+    probe = tmp_path / "probe"
+    probe.mkdir(exist_ok=True)
+    (probe / VAULT_FILE).write_bytes(copy.read_bytes())
+    try:
+        Vault(probe).unlock(passphrase)
+    except VaultError:
+        return False
+    return True
+
+
+def test_passwd_overwrites_the_replaced_key_file(store, tmp_path):
+    """Regression: `change_passphrase` renamed a new vault.json over the old one without
+    overwriting it, so a hard link (or the old blocks) kept the key wrapped under the old passphrase."""
+    link = tmp_path / "hard-link-to-the-original"
+    link.hardlink_to(store.directory / VAULT_FILE)
+    assert _old_copy_unlocks(link, PASSPHRASE, tmp_path)  # the probe works
+    store.change_passphrase(PASSPHRASE, "a new passphrase")
+    assert not _old_copy_unlocks(link, PASSPHRASE, tmp_path)
+    assert link.stat().st_size > 0  # overwritten in place with random bytes, not truncated
+
+
+def test_keyring_slot_changes_overwrite_the_replaced_key_file(store, trusted_keyring, tmp_path):
+    """Regression: adding or removing the keyring slot left the previous key file's bytes behind."""
+    before = tmp_path / "before-keyring"
+    before.hardlink_to(store.directory / VAULT_FILE)
+    store.enable_keyring(PASSPHRASE, backend=trusted_keyring)
+    with_slot = tmp_path / "with-keyring"
+    with_slot.hardlink_to(store.directory / VAULT_FILE)
+    store.disable_keyring(backend=trusted_keyring)
+    assert not _old_copy_unlocks(before, PASSPHRASE, tmp_path)
+    assert not _old_copy_unlocks(with_slot, PASSPHRASE, tmp_path)
+    assert b"keyring" not in with_slot.read_bytes()
+
+
+def test_reset_after_passwd_leaves_no_key_file_that_opens(store, tmp_path):
+    """Regression: reset shredded only the current vault.json; the one `passwd` had replaced survived."""
+    original = tmp_path / "original"
+    original.hardlink_to(store.directory / VAULT_FILE)
+    store.change_passphrase(PASSPHRASE, "a new passphrase")
+    current = tmp_path / "current"
+    current.hardlink_to(store.directory / VAULT_FILE)
+    store.reset()
+    assert not _old_copy_unlocks(original, PASSPHRASE, tmp_path)
+    assert not _old_copy_unlocks(current, "a new passphrase", tmp_path)

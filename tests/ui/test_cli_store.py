@@ -266,3 +266,69 @@ def test_a_new_store_asks_for_its_passphrase_twice_at_a_terminal():
     assert asked == ["Passphrase: ", "Repeat the passphrase: "]
     with unlocked_store(prompt=lambda _: "typed twice", interactive=True) as store:  # opening asks once
         assert store.is_unlocked
+
+
+# --- nothing is created where nothing should be -------------------------------------------------
+
+
+def _files_under(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*")) if directory.exists() else []
+
+
+@pytest.mark.parametrize("damage", ["garbled", "wrong export passphrase", "missing"])
+def test_a_failed_import_into_a_fresh_data_directory_creates_no_store(secrets, tmp_path, capsys, damage):
+    """Regression: `assistant import` opened and created the store (unlocked_store(create=True))
+    before reading the export, so a failed import on a new machine left a new, empty store behind."""
+    backup = tmp_path / "backup.enc"
+    if damage == "garbled":
+        backup.write_bytes(b"definitely not an export")
+    elif damage == "wrong export passphrase":
+        other = tmp_path / "other-machine"
+        with unlocked_store(secrets["store"], directory=other, kdf=FAST_KDF_FOR_TESTS) as store:
+            store.add_memory("something")
+            from assistant.store import export_to
+
+            export_to(store, backup, "a different export passphrase", kdf=FAST_KDF_FOR_TESTS)
+    args = ["--passphrase-file", str(secrets["store"]), "--export-passphrase-file", str(secrets["export"])]
+    assert main(["import", str(backup), *args]) == 1
+    assert capsys.readouterr().err
+    assert _files_under(paths.data_dir()) == []
+
+
+def test_import_into_a_fresh_data_directory_still_creates_the_store(secrets, tmp_path):
+    other = tmp_path / "other-machine"
+    backup = tmp_path / "backup.enc"
+    with unlocked_store(secrets["store"], directory=other, kdf=FAST_KDF_FOR_TESTS) as store:
+        store.add_memory("the sister is called Ana")
+        from assistant.store import export_to
+
+        export_to(store, backup, EXPORT_PW, kdf=FAST_KDF_FOR_TESTS)
+    args = ["--passphrase-file", str(secrets["store"]), "--export-passphrase-file", str(secrets["export"])]
+    assert main(["import", str(backup), *args]) == 0
+    assert contents(secrets["store"])["memories"] == ["the sister is called Ana"]
+
+
+def test_passwd_on_an_empty_data_directory_creates_nothing(secrets, tmp_path, capsys):
+    """Regression: `assistant passwd` opened the store (creating store.db and store.lock) before
+    finding there was no key file, leaving a database behind in an empty data directory."""
+    home = paths.data_dir(create=True)
+    new = write_secret(tmp_path, "new.pw", "brand new")
+    assert main(["passwd", "--passphrase-file", str(secrets["store"]), "--new-passphrase-file", str(new)]) == 1
+    assert "no store" in capsys.readouterr().err
+    assert _files_under(home) == []
+
+
+def test_passwd_help_says_earlier_copies_keep_the_old_passphrase(capsys):
+    with pytest.raises(SystemExit):
+        main(["passwd", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "earlier copies" in out and "backups" in out and "old passphrase" in out
+
+
+def test_plaintext_export_refuses_an_existing_directory(filled_home, secrets, tmp_path, capsys):
+    mine = tmp_path / "Documents"
+    mine.mkdir(mode=0o755)
+    mine.chmod(0o755)
+    assert main(["export", str(mine), "--plaintext", "--force", "--passphrase-file", str(secrets["store"])]) == 1
+    assert "open to other users" in capsys.readouterr().err
+    assert (mine.stat().st_mode & 0o777) == 0o755 and list(mine.iterdir()) == []

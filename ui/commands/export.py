@@ -4,7 +4,10 @@ The file holds conversations, memories, recurrent states, adapter versions, the 
 settings and the learning log: all that is needed to restore the assistant on another machine
 (`assistant import`). It is authenticated, so any change to it is detected on import.
 With --plaintext, PATH is a new directory of readable JSON and Markdown instead: anyone who can
-read it can read your conversations."""
+read it can read your conversations. That directory must not exist yet; it is created private
+(0700, files 0600). An existing directory is never written into or re-permissioned, except that
+--force replaces an earlier plaintext export there (its old files are removed first, so nothing
+deleted since lingers) provided it is private and holds nothing else."""
 
 from __future__ import annotations
 
@@ -27,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plaintext", action="store_true", help="write readable JSON and Markdown, unencrypted (asks for no export passphrase)"
     )
-    parser.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite PATH if it exists (with --plaintext: replace an earlier plaintext export there)",
+    )
     add_passphrase_argument(parser)
     add_export_passphrase_argument(parser)
 

@@ -1,9 +1,10 @@
 """Restore an export made by `assistant export`.
 
-The file's format version and authenticity are checked before anything changes; on any failure
-the store is left exactly as it was. By default the export replaces everything in the store;
-with --merge its records are added beside the existing ones (settings already set are kept).
-Where no store exists yet, one is created with the passphrase given."""
+The file's format version and authenticity are checked before anything changes (the export's
+passphrase is asked first, then the store's); on any failure the store is left exactly as it
+was. By default the export replaces everything in the store; with --merge its records are added
+beside the existing ones (settings already set are kept). Where no store exists yet, one is
+created with the passphrase given, once the export has been verified."""
 
 from __future__ import annotations
 
@@ -27,12 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.store import import_from, unlocked_store
+    from assistant.store import import_file
     from assistant.unlock import export_passphrase
 
-    with unlocked_store(args.passphrase_file) as store:
-        passphrase = export_passphrase(args.export_passphrase_file)
-        counts = import_from(store, args.path, passphrase, merge=args.merge)
+    passphrase = export_passphrase(args.export_passphrase_file)
+    counts = import_file(args.path, passphrase, merge=args.merge, passphrase_file=args.passphrase_file)
     done = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items() if n) or "nothing (the export was empty)"
     print(f"{'merged' if args.merge else 'restored'} from {args.path}: {done}")
     return 0

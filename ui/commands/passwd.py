@@ -2,7 +2,13 @@
 
 Only the key file changes: the data key is re-wrapped under the new passphrase (with a new salt)
 and no record is re-encrypted, so this is quick whatever the store's size. Exports keep their
-own passphrases."""
+own passphrases.
+
+The replaced key file is overwritten, but earlier copies of the data directory (backups,
+filesystem snapshots, a copy on another disk) still open with the old passphrase: they hold the
+same data key wrapped under it, and that key also decrypts what is written from now on. If the
+old passphrase may be known, destroy those copies, or give the store a new data key: export,
+reset, then import."""
 
 from __future__ import annotations
 
@@ -30,9 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.store import VaultMissing, open_store
+    from assistant import paths
+    from assistant.store import VaultMissing, open_store, vault_exists
     from assistant.unlock import new_passphrase, store_passphrase
 
+    if not vault_exists():  # checked before opening, which would create the directory and database
+        raise VaultMissing(f"there is no store in {paths.data_dir()} yet, so there is no passphrase to change")
     store = open_store()
     try:
         if not store.has_vault:
