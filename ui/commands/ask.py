@@ -1,0 +1,95 @@
+"""Send one message and stream the reply to stdout.
+
+The message goes to a new conversation, or with --chat NAME to the conversation of that title
+(or id), created if there is none. Before the reply, the assistant recalls related snippets from
+your other conversations and memories. After it, the command learns from the exchange before
+exiting (it says so on stderr): --no-learn skips that, and --temporary leaves nothing behind at
+all (no conversation, nothing learned). Ctrl+C stops the reply; what was shown is kept, marked
+cut."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ui.commands._unlock import UNLOCK_NOTE, add_passphrase_argument
+
+EXAMPLES = f"""\
+examples:
+  assistant ask "what did I say about Lisbon?"
+  assistant ask --chat travel "remind me of the hotel name"
+  assistant ask --temporary "a question that should leave no trace"
+  echo "$PW" > ~/.pw && assistant ask --passphrase-file ~/.pw --no-learn "hello"
+
+{UNLOCK_NOTE}"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="+", metavar="TEXT", help="the message (several words are joined)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--chat", metavar="NAME", default=None, help="continue (or start) the conversation with this title or id")
+    where.add_argument("--temporary", action="store_true", help="a temporary chat: nothing is stored or learned")
+    parser.add_argument("--no-learn", action="store_true", help="do not learn from this exchange")
+    parser.add_argument("--max-tokens", type=int, default=None, metavar="N", help="longest reply, in tokens")
+    parser.add_argument("--temperature", type=float, default=None, metavar="T", help="sampling temperature (0: greedy)")
+    parser.add_argument("--model", metavar="DIR", default=None, help="model folder (default: the shipped model)")
+    add_passphrase_argument(parser)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import threading
+
+    from assistant.session import Session
+    from assistant.unlock import store_passphrase
+
+    text = " ".join(args.text)
+    creating = not Session.exists()
+    passphrase = store_passphrase(args.passphrase_file, creating=creating)
+    session = Session.open(passphrase, create=creating, model_dir=args.model)
+    try:
+        if args.temporary:
+            session.new_conversation(temporary=True)
+        elif args.chat:
+            conv = session.find_conversation(args.chat) or session.new_conversation(args.chat)
+            session.select(conv.id)
+        else:
+            session.new_conversation()
+        sampling = session.settings.sampling()
+        if args.max_tokens is not None:
+            sampling = dataclasses.replace(sampling, max_tokens=args.max_tokens)
+        if args.temperature is not None:
+            sampling = dataclasses.replace(sampling, temperature=args.temperature)
+        learn = not (args.no_learn or args.temporary)
+        cancel = threading.Event()
+        reply = session.send(text, cancel=cancel, settings=sampling, learn=learn)
+        try:
+            for piece in reply:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            reply.close()
+            sys.stdout.write("\n")
+            _say("(stopped: the reply was kept, marked cut)")
+            return 130
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        if reply.cut:
+            _say("(the reply was cut)")
+        if learn and not reply.cut:
+            status = session.learning_status()
+            if session.learning.enabled() or status.pending:
+                _say("learning from this exchange before exiting ...")
+                if session.wait_for_learning():
+                    _say(f"learned: {session.learning_status().last_event}")
+                else:
+                    _say(f"not learned now ({session.learning_status().state}); it stays queued for next time")
+            else:
+                _say(f"not learned: {status.last_event or status.state}")
+        return 0
+    finally:
+        session.close()
