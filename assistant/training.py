@@ -117,6 +117,12 @@ def export_run(args) -> int:
     model.load_state_dict(load_file(str(run / "ckpt" / "model.safetensors")), strict=False)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[args.dtype]
     save_model(out, model, Tokenizer.load(run / "tokenizer.model"), dtype=dtype)
+    info = json.loads((run / "data.json").read_text()) if (run / "data.json").is_file() else {}
+    anchor = Path(info.get("corpus", "")) / "anchor.txt"
+    if anchor.is_file():  # the learning safeguards need the held-out anchor set beside the weights
+        import shutil
+
+        shutil.copyfile(anchor, out / "anchor.txt")
     trainer = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]
     card_path = out / "card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
