@@ -1,0 +1,1 @@
+"""The app's screens: unlock, chat, memory, learning, help, and the small dialogs."""
