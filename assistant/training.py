@@ -13,6 +13,14 @@ from pathlib import Path
 from assistant.paths import cache_dir
 
 
+def build_corpus(out: str | None, *, seed: int = 0, quick: bool = False) -> tuple[Path, dict]:
+    """Build the corpus into `out` (default: the cache); returns (folder, manifest)."""
+    from core.data import build_corpus as build
+
+    folder = Path(out).expanduser() if out else cache_dir() / "corpus"
+    return folder, build(folder, seed=seed, quick=quick)
+
+
 def corpus_dir(arg: str | None) -> Path:
     path = Path(arg) if arg else cache_dir() / "corpus"
     if not (path / "train.jsonl").is_file():

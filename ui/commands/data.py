@@ -28,13 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from assistant.training import build_corpus
 
-    from assistant.paths import cache_dir
-    from core.data import build_corpus
-
-    out = Path(args.out).expanduser() if args.out else cache_dir() / "corpus"
-    manifest = build_corpus(out, seed=args.seed, quick=args.quick)
+    out, manifest = build_corpus(args.out, seed=args.seed, quick=args.quick)
     print(f"corpus written to {out}")
     print(f"{'source':<12} {'licence':<28} {'train docs':>10} {'train chars':>12} {'val chars':>10} {'anchor chars':>12}")
     for name, entry in manifest["sources"].items():
