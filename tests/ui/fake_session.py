@@ -30,70 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from assistant import paths
+from assistant.session import (  # the real records: the fake must speak exactly the session's types
+    AdapterVersionInfo,
+    ConversationInfo,
+    LearningEvent,
+    LearningStatus,
+    MemoryInfo,
+    MessageInfo,
+    SearchHit,
+)
 from memory.errors import ExportAuthError, InstanceLocked, RecordNotFound, VaultMissing, WrongPassphrase
 
 BASE_TIME = datetime(2025, 1, 6, 9, 0)
 """The fake clock starts here and moves one minute per event: snapshots never see the real time."""
-
-
-@dataclass(frozen=True)
-class ConversationInfo:
-    id: int
-    title: str
-    updated_at: datetime
-    message_count: int
-    temporary: bool = False
-
-
-@dataclass(frozen=True)
-class MessageInfo:
-    id: int
-    role: str
-    text: str
-    created_at: datetime
-    cut: bool = False
-
-
-@dataclass(frozen=True)
-class MemoryInfo:
-    id: int
-    text: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    kind: str
-    id: int
-    conversation_id: int | None
-    text: str
-    score: float
-
-
-@dataclass(frozen=True)
-class LearningStatus:
-    state: str
-    version: int | None
-    pending: int
-    last_event: str
-
-
-@dataclass(frozen=True)
-class AdapterVersionInfo:
-    version: int
-    created_at: datetime
-    personal_loss: float
-    anchor_loss: float
-    base_anchor_loss: float
-    accepted: bool
-    kept_reason: str
-
-
-@dataclass(frozen=True)
-class LearningEvent:
-    at: datetime
-    kind: str
-    detail: str
 
 
 class FakeSettings:
@@ -409,7 +358,7 @@ class FakeSession:
 
     def adapter_versions(self) -> list[AdapterVersionInfo]:
         with self._lock:
-            return list(self._vault.versions)
+            return [replace(v, active=v.version == self._vault.version) for v in self._vault.versions]
 
     def rollback(self, version: int | None) -> None:
         with self._lock:

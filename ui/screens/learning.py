@@ -126,8 +126,7 @@ class LearningScreen(Screen):
         for name, width in (("Ver", 4), ("When", 12), ("Personal", 8), ("Anchor", 7), ("Base", 6), ("Kept", 11), ("Why", 12)):
             table.add_column(name, width=width)
         for v in reversed(versions):
-            active = getattr(v, "active", v.version == status.version)
-            kept = "in use" if active else ("kept" if v.accepted else "rejected")
+            kept = "in use" if v.active else ("kept" if v.accepted else "rejected")
             table.add_row(
                 Content(str(v.version)),
                 Content(when(v.created_at)),
