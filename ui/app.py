@@ -277,9 +277,7 @@ class AssistantApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
-        chat = self.chat_screen()
-        if chat is not None:
-            chat.close_voice()
+        # the chat screen closes its own voice input when it unmounts (the stack is empty here)
         self.close_session()
 
 
