@@ -22,9 +22,17 @@ def data_dir(create: bool = False) -> Path:
     return path
 
 
+ENV_MODEL = "ASSISTANT_MODEL"
+
+
 def default_model_dir() -> Path:
-    """The folder of the shipped default model (package data, so a non-editable install finds it)."""
+    """The model folder when none is given: `$ASSISTANT_MODEL` if set (e.g. an LFM2 checkpoint),
+    else the shipped default model (package data, so a non-editable install finds it)."""
     from importlib.resources import files
+
+    override = os.environ.get(ENV_MODEL)
+    if override:
+        return Path(override).expanduser()
 
     return Path(str(files("models") / "default"))
 

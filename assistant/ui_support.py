@@ -214,8 +214,16 @@ class Check:
 def check_model(model_dir: Path | None = None) -> list[Check]:
     """The model folder: its files are there, the config parses and the weights load."""
     folder = Path(model_dir) if model_dir is not None else paths.default_model_dir()
-    required = ("config.json", "model.safetensors", "tokenizer.model")
-    missing = [name for name in required if not (folder / name).is_file()]
+    kind = _model_kind(folder)
+    if kind == "lfm2":  # Liquid AI's LFM2 checkpoint: Hugging Face layout, weights maybe sharded
+        required = ("config.json", "tokenizer.json")
+        weights = ("model.safetensors", "model.safetensors.index.json")
+        missing = [name for name in required if not (folder / name).is_file()]
+        if not any((folder / name).is_file() for name in weights):
+            missing.append(" or ".join(weights))
+    else:
+        required = ("config.json", "model.safetensors", "tokenizer.model")
+        missing = [name for name in required if not (folder / name).is_file()]
     if not folder.is_dir() or missing:
         what = "the folder does not exist" if not folder.is_dir() else "missing " + ", ".join(missing)
         return [
@@ -240,14 +248,30 @@ def check_model(model_dir: Path | None = None) -> list[Check]:
         Check(
             "model",
             "ok",
-            f"{folder} ({params / 1e6:.1f}M parameters, {model.cfg.state_kind} state, "
+            f"{folder} ({'LFM2 checkpoint' if kind == 'lfm2' else 'liquid model'}, "
+            f"{params / 1e6:.1f}M parameters, {model.cfg.state_kind} state, "
             f"{tokenizer.vocab_size if tokenizer else '?'} tokens)",
         )
     ]
     card = folder / "card.json"
+    if kind == "lfm2":
+        if not (folder / "anchor.txt").is_file():
+            checks.append(Check("anchor set", "warn", f"{folder / 'anchor.txt'} is missing: learning is off",
+                                "copy models/default/anchor.txt into the folder to learn with the same safeguards"))
+        return checks
     if not card.is_file():
         checks.append(Check("model card", "warn", f"{card} is missing", "re-run `assistant train` to write it"))
     return checks
+
+
+def _model_kind(folder: Path) -> str:
+    """"lfm2" for a Liquid AI LFM2 checkpoint folder, else "liquid" (this project's model)."""
+    try:
+        data = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return "liquid"  # the load below names the problem
+    lfm2 = isinstance(data, dict) and (data.get("model_type") == "lfm2" or "Lfm2ForCausalLM" in (data.get("architectures") or []))
+    return "lfm2" if lfm2 else "liquid"
 
 
 def _mode(path: Path) -> int:

@@ -66,11 +66,40 @@ def load_weights(model: LiquidLM, path: str | Path) -> None:
     model.load_state_dict({k: v.to(ref.dtype) for (k, v), ref in zip(tensors.items(), (expected[k] for k in tensors))}, strict=False)
 
 
+def model_kind(folder: str | Path) -> str:
+    """"liquid" or "lfm2", from config.json's `model_type` / `architectures`; names anything else."""
+    path = Path(folder) / CONFIG
+    if not path.is_file():
+        raise ModelFilesError(f"model config not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelFilesError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelFilesError(f"{path} is not a JSON object")
+    from core.lfm2 import is_lfm2_config
+
+    if is_lfm2_config(data):
+        return "lfm2"
+    kind = data.get("model_type", "liquid")  # liquid configs before model_type was written have none
+    if kind != "liquid":
+        archs = ", ".join(data.get("architectures") or []) or "none given"
+        raise ModelFilesError(
+            f"{path}: unknown architecture model_type={kind!r} (architectures: {archs}); "
+            "supported: 'liquid' (this project's model) and 'lfm2' (Liquid AI's LFM2)"
+        )
+    return kind
+
+
 def load_model(folder: str | Path, *, with_tokenizer: bool = True) -> tuple[LiquidLM, Tokenizer | None]:
-    """Load a model folder for inference (fp32, eval mode)."""
+    """Load a model folder for inference (fp32, eval mode): the liquid model or an LFM2 checkpoint."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFilesError(f"model folder not found: {folder}")
+    if model_kind(folder) == "lfm2":
+        from core.lfm2 import load_lfm2
+
+        return load_lfm2(folder, with_tokenizer=with_tokenizer)
     cfg = load_config(folder)
     model = LiquidLM(cfg)
     load_weights(model, folder / WEIGHTS)

@@ -335,6 +335,8 @@ class LiquidLM(nn.Module):
 
 def zero_state(cfg: LiquidConfig, batch: int = 1, dtype: torch.dtype = torch.float32) -> list[LayerState]:
     """The state before any token: what `state=None` means, made explicit (for shapes and storage)."""
+    if not isinstance(cfg, LiquidConfig):  # another model kind (core/lfm2.py) knows its own state
+        return cfg.zero_state(batch, dtype)
     w = cfg.conv_kernel - 1
     if cfg.state_kind == "diagonal":
         layer = lambda: {"conv": torch.zeros(batch, cfg.d_model, w, dtype=dtype), "h": torch.zeros(batch, cfg.d_model, dtype=dtype)}  # noqa: E731

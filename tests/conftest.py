@@ -16,4 +16,5 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_CACHE", str(tmp_path / "assistant-cache"))
     monkeypatch.delenv("ASSISTANT_PASSPHRASE", raising=False)
     monkeypatch.delenv("ASSISTANT_EXPORT_PASSPHRASE", raising=False)
+    monkeypatch.delenv("ASSISTANT_MODEL", raising=False)  # a user's model choice must not reach the tests
     yield home

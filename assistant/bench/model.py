@@ -172,6 +172,13 @@ def ratios(r: dict) -> dict:
 
 
 def run(args) -> int:
+    if getattr(args, "model", None):
+        from core.checkpoint import model_kind
+
+        if model_kind(args.model) == "lfm2":  # an LFM2 folder: against transformers (assistant/bench/lfm2.py)
+            from assistant.bench import lfm2
+
+            return lfm2.run(args)
     r = measure(quick=args.quick)
     if args.json:
         print(json.dumps(r))

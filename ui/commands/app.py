@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         type=Path,
         default=None,
-        help="the model folder to chat with (default: the shipped models/default)",
+        help="the model folder to chat with: this project's liquid model or a Liquid AI LFM2 checkpoint "
+        "(default: $ASSISTANT_MODEL, else the shipped models/default)",
     )
     group.add_argument(
         "--passphrase-file",

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-learn", action="store_true", help="do not learn from this exchange")
     parser.add_argument("--max-tokens", type=int, default=None, metavar="N", help="longest reply, in tokens")
     parser.add_argument("--temperature", type=float, default=None, metavar="T", help="sampling temperature (0: greedy)")
-    parser.add_argument("--model", metavar="DIR", default=None, help="model folder (default: the shipped model)")
+    parser.add_argument("--model", metavar="DIR", default=None, help="model folder: liquid or LFM2 (default: $ASSISTANT_MODEL, else the shipped model)")
     add_passphrase_argument(parser)
 
 

@@ -19,6 +19,7 @@ EXAMPLES = """\
 examples:
   assistant bench model
   assistant bench model --json --quick
+  assistant bench model --model ~/models/LFM2-350M
   assistant bench store --json"""
 
 
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--quick", action="store_true", help="fewer and shorter samples (a smoke run, not for figures)")
     parser.add_argument("--seconds", type=float, default=None, help="recall: compute budget per state kind (default 180)")
-    parser.add_argument("--model", metavar="PATH", default=None, help="model folder (default: the shipped model's config)")
+    parser.add_argument("--model", metavar="PATH", default=None, help="model folder (default: the shipped model's config); for an LFM2 folder "
+                        "(only its config.json is read) `model` times core/lfm2.py against transformers")
 
 
 def run(args: argparse.Namespace) -> int:
