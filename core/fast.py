@@ -12,37 +12,20 @@ session does that when an adapter version changes).
 
 from __future__ import annotations
 
-import copy
-import warnings
-
 import torch
 from torch import nn
 
-from core.lora import LoRALinear, merge_lora
+from core.lora import plain_copy, quantize_int8
 from core.model import LiquidLM, zero_state
-
-
-def _quantizable_copy(model: LiquidLM) -> LiquidLM:
-    clone = copy.deepcopy(model).eval()
-    merge_lora(clone)
-    for module in list(clone.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, LoRALinear):
-                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-                plain.load_state_dict({k: v for k, v in child.state_dict().items() if "lora_" not in k})
-                setattr(module, name, plain)
-    head = nn.Linear(model.cfg.d_model, model.cfg.vocab_size, bias=False)
-    head.weight = nn.Parameter(clone.embed.weight.detach().clone())
-    clone.decode_head = head
-    return clone
 
 
 def int8_decoder(model: LiquidLM) -> LiquidLM:
     """A decode-only copy with int8 projections and head (the scan form still works, in fp32 glue)."""
-    clone = _quantizable_copy(model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API works in the pinned torch
-        return torch.ao.quantization.quantize_dynamic(clone, {nn.Linear}, dtype=torch.qint8)
+    clone = plain_copy(model)
+    head = nn.Linear(model.cfg.d_model, model.cfg.vocab_size, bias=False)
+    head.weight = nn.Parameter(clone.embed.weight.detach().clone())
+    clone.decode_head = head
+    return quantize_int8(clone)
 
 
 def compiled_step(model: LiquidLM):

@@ -465,26 +465,14 @@ def int8_decoder(model: Lfm2LM) -> Lfm2LM:
     """A decode-only copy with int8 projections and head (dynamic quantisation, as core/fast.py
     does for the liquid model): a quarter of the weight bytes to read per token. Adapters are
     merged into the copy; the original is untouched."""
-    import copy
-    import warnings
+    from core.lora import plain_copy, quantize_int8
 
-    from core.lora import merge_lora
-
-    clone = copy.deepcopy(model).eval()
-    merge_lora(clone)
-    for module in list(clone.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, LoRALinear):
-                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-                plain.load_state_dict({k: v for k, v in child.state_dict().items() if "lora_" not in k})
-                setattr(module, name, plain)
+    clone = plain_copy(model)
     head = clone.lm_head if clone.lm_head is not None else nn.Linear(model.cfg.hidden_size, model.cfg.vocab_size, bias=False)
     if clone.lm_head is None:
         head.weight = nn.Parameter(clone.model.embed_tokens.weight.detach().clone())
     clone.decode_head = head
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API works in the pinned torch
-        return torch.ao.quantization.quantize_dynamic(clone, {nn.Linear}, dtype=torch.qint8)
+    return quantize_int8(clone)
 
 
 # === loading a checkpoint folder =================================================================

@@ -115,6 +115,31 @@ def merge_lora(model: nn.Module) -> None:
         m.merge()
 
 
+def plain_copy(model: nn.Module) -> nn.Module:
+    """A deep copy with the adapter merged and every `LoRALinear` replaced by a plain `nn.Linear`
+    (what inference-only transforms such as dynamic quantisation expect); the original is untouched."""
+    import copy
+
+    clone = copy.deepcopy(model).eval()
+    merge_lora(clone)
+    for module in list(clone.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, LoRALinear):
+                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
+                plain.load_state_dict({k: v for k, v in child.state_dict().items() if "lora_" not in k})
+                setattr(module, name, plain)
+    return clone
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Dynamic int8 quantisation of every `nn.Linear` (weights int8, activations quantised on the fly)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API works in the pinned torch
+        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+
+
 def adapter_to_bytes(model: nn.Module, config_hash: str, meta: dict | None = None) -> bytes:
     """The adapter alone, as safetensors bytes, tagged with the base model's config hash."""
     tensors: dict[str, torch.Tensor] = {}
