@@ -52,10 +52,14 @@ class Settings:
         self._lock = threading.Lock()
 
     def _stored(self, key: str) -> Any:
+        # The store is read outside our lock: holding it while waiting for the store's own lock
+        # deadlocked against a thread inside a store transaction that was waiting for ours.
         with self._lock:
-            if key not in self._cache:
-                self._cache[key] = self._store.get_setting(key, _MISSING)
-            return self._cache[key]
+            if key in self._cache:
+                return self._cache[key]
+        value = self._store.get_setting(key, _MISSING)
+        with self._lock:
+            return self._cache.setdefault(key, value)
 
     def get(self, key: str, default: Any = _MISSING) -> Any:
         """The stored value of `key`, else `default`, else the key's entry in `DEFAULTS` (else None)."""
