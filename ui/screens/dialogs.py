@@ -52,6 +52,20 @@ class _Dialog(ModalScreen):
         self.query_one(".error", Static).update(Content(text))
 
 
+class _FormDialog(_Dialog):
+    """A dialog with fields: the "ok" button submits (after checks in `_submit`), any other cancels."""
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+
 class ConfirmDialog(_Dialog):
     """Ask "are you sure?"; with `require_word`, the user must type that word to confirm."""
 
@@ -104,7 +118,7 @@ class ConfirmDialog(_Dialog):
         self.dismiss(False)
 
 
-class TextPrompt(_Dialog):
+class TextPrompt(_FormDialog):
     """Ask for one line of text (a title, a memory); dismisses with the text or None."""
 
     DEFAULT_CSS = DIALOG_CSS.replace("NAME", "TextPrompt")
@@ -131,13 +145,6 @@ class TextPrompt(_Dialog):
     def on_mount(self) -> None:
         self.query_one("#text").focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self._submit()
@@ -159,7 +166,7 @@ class ExportRequest:
     plaintext: bool
 
 
-class ExportDialog(_Dialog):
+class ExportDialog(_FormDialog):
     """Ask where to export, and the export's own passphrase (twice), or plaintext."""
 
     DEFAULT_CSS = DIALOG_CSS.replace("NAME", "ExportDialog")
@@ -190,13 +197,6 @@ class ExportDialog(_Dialog):
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         for name in ("#passphrase", "#repeat"):
             self.query_one(name, Input).disabled = event.value
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -231,7 +231,7 @@ class ImportRequest:
     merge: bool
 
 
-class ImportDialog(_Dialog):
+class ImportDialog(_FormDialog):
     """Ask which export to import, its passphrase, and whether to merge or replace."""
 
     DEFAULT_CSS = DIALOG_CSS.replace("NAME", "ImportDialog")
@@ -253,13 +253,6 @@ class ImportDialog(_Dialog):
 
     def on_mount(self) -> None:
         self.query_one("#path").focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
