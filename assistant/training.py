@@ -30,8 +30,14 @@ def corpus_dir(arg: str | None) -> Path:
     return path
 
 
-def prepare_run(run: Path, corpus: Path, cfg_args: dict, log=print):
-    """Make (or reopen) a run folder: config, tokenizer, tokenised corpus. Returns (cfg, tokenizer, train, val, data_info)."""
+def prepare_run(run: Path, corpus: Path, cfg_args: dict, log=print, init_from: Path | None = None):
+    """Make (or reopen) a run folder: config, tokenizer, tokenised corpus. Returns (cfg, tokenizer, train, val, data_info).
+
+    A run started from a model folder (`init_from`) takes that folder's config and tokenizer, so
+    the weights and the token ids agree; the shape arguments are then ignored.
+    """
+    import shutil
+
     import numpy as np
 
     from core.config import LiquidConfig
@@ -39,6 +45,13 @@ def prepare_run(run: Path, corpus: Path, cfg_args: dict, log=print):
     from core.train import read_jsonl_texts, tokenize_to_file
 
     run.mkdir(parents=True, exist_ok=True)
+    if init_from is not None:
+        for name in ("config.json", "tokenizer.model"):
+            if not (run / name).is_file():
+                if not (init_from / name).is_file():
+                    raise FileNotFoundError(f"{init_from / name} not found: --init-from needs a model folder")
+                shutil.copyfile(init_from / name, run / name)
+                log(f"{name} taken from {init_from}")
     if (run / "config.json").is_file():
         cfg = LiquidConfig.load(run / "config.json")
     else:
@@ -83,7 +96,9 @@ def run_training(args) -> int:
         vocab_size=args.vocab, d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
         state_kind=args.state_kind, max_seq_len=args.seq_len,
     )
-    cfg, tok, train_data, val_data, info = prepare_run(run, corpus_dir(args.corpus), cfg_args)
+    init_from = Path(args.init_from) if args.init_from else None
+    cfg, tok, train_data, val_data, info = prepare_run(run, corpus_dir(args.corpus), cfg_args,
+                                                       log=lambda m: print(m, file=sys.stderr), init_from=init_from)
     settings = TrainSettings(
         seq_len=args.seq_len, batch_size=args.batch, total_tokens=args.tokens, lr=args.lr, warmup_steps=args.warmup,
         seed=args.seed, bf16=args.bf16, compile=args.compile, max_seconds=args.max_seconds,
@@ -103,6 +118,10 @@ def run_training(args) -> int:
                                wall_seconds=float(done.get("wall_seconds", 0.0)), rewarm_from=step,
                                history=list(done.get("history", [])), legs=list(done.get("legs", [])))
         print(f"starting from {src} at step {step} with a {settings.rewarm_steps}-step re-warm-up", file=sys.stderr)
+        # what the source went through before this run (e.g. a grown block) goes on into the card
+        (run / "lineage.json").write_text(json.dumps({
+            "init_from": str(src), "architecture_changes": card.get("architecture_changes", []),
+        }, indent=2) + "\n")
     st = train(model, train_data, val_data, run, settings, initial=initial, max_steps=args.max_steps,
                progress=not args.no_progress, log=lambda m: print(m, file=sys.stderr))
     (run / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
@@ -134,6 +153,9 @@ def export_run(args) -> int:
     trainer = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]
     card_path = out / "card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    lineage = run / "lineage.json"
+    if lineage.is_file():
+        card["architecture_changes"] = json.loads(lineage.read_text())["architecture_changes"]
     card["training"] = {
         "steps": trainer["step"], "tokens_seen": trainer["tokens_seen"], "wall_seconds": round(trainer["wall_seconds"]),
         "history": trainer["history"], "legs": trainer["legs"],
@@ -141,6 +163,44 @@ def export_run(args) -> int:
     }
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     print(f"exported step {trainer['step']} ({trainer['tokens_seen']:,} tokens) to {out}", file=sys.stderr)
+    return 0
+
+
+def grow_model(args) -> int:
+    """Write a copy of a model folder with one more block: window attention at index `--at`.
+
+    The new block starts as the identity (zeroed output projections), so the grown model
+    replies exactly as the old one until training teaches the block what to add. Continue with
+    `assistant train run --init-from OUT`; the card keeps the training history and logs the change.
+    """
+    import shutil
+
+    import torch
+
+    from core.checkpoint import load_model, save_model
+    from core.model import LiquidLM, insert_attention_block
+
+    src, out = Path(args.model), Path(args.out)
+    model, tok = load_model(src)
+    if not isinstance(model, LiquidLM):
+        raise SystemExit(f"{src} is not a liquid model folder")
+    model = model.float()
+    if args.window:
+        model.cfg.attn_window = args.window
+    grown = insert_attention_block(model, args.at)
+    save_model(out, grown, tok, dtype=torch.float32)
+    card = json.loads((src / "card.json").read_text()) if (src / "card.json").is_file() else {}
+    card.setdefault("architecture_changes", []).append({
+        "at_tokens": card.get("training", {}).get("tokens_seen", 0),
+        "change": f"inserted a window-attention block at index {args.at} (window {grown.cfg.attn_window}), "
+                  "zero-initialised output projections",
+        "parameters_before": model.num_parameters(), "parameters_after": grown.num_parameters(),
+    })
+    (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    if (src / "anchor.txt").is_file():
+        shutil.copyfile(src / "anchor.txt", out / "anchor.txt")
+    print(f"{src} -> {out}: {grown.cfg.n_layers} blocks, attention at {grown.cfg.attn_layers}, "
+          f"{model.num_parameters():,} -> {grown.num_parameters():,} parameters", file=sys.stderr)
     return 0
 
 

@@ -17,6 +17,11 @@ a linear recurrence with a_t in (0, 1), so it has two forms of one computation:
   * `step` (decoding): one token at a time on an explicit state.
 Both take and return the state: `y, state = mixer(x, state)`, `state=None` meaning the zero state.
 
+Optionally (LiquidConfig.attn_layers) a few blocks use `WindowAttention` instead: softmax
+attention over the last `attn_window` tokens. A recurrent state blurs what it stores, so a small
+liquid model finds exact copying (a name from the <|memory|> block) hard; one attention block
+gives it an exact copy path while the state stays bounded (the window's keys and values).
+
 Two state kinds (LiquidConfig.state_kind):
   * "diagonal": one number per channel, h in (b, d). Scan: log-space (logcumsumexp) within chunks.
   * "matrix":   a (k, v) key-value memory per head, S in (b, h, k, v):
@@ -247,6 +252,66 @@ class MatrixMixer(nn.Module):
         return self._readout(o, g), {"conv": conv_state, "S": S}
 
 
+class WindowAttention(nn.Module):
+    """Causal softmax attention over the last W = attn_window tokens, with a learned sink.
+
+    Keys carry no positions (the liquid blocks below already encode order), so what a query sees
+    is the set of the last W keys. The state keeps them oldest-first, right-aligned, with n (b,)
+    the number of valid slots: k, v (b, W, h, k). Each head has a learned sink logit (a key with a
+    zero value), so a head that finds nothing relevant can attend to nothing.
+    """
+
+    def __init__(self, cfg: LiquidConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.cfg = cfg
+        self.qkv_proj = LoRALinear(d, 3 * d)
+        self.sink = nn.Parameter(torch.zeros(cfg.n_heads))
+        self.out_proj = LoRALinear(d, d)
+
+    def forward(self, x: torch.Tensor, state: LayerState | None) -> tuple[torch.Tensor, LayerState]:
+        b, t, d = x.shape
+        nh, dh, W = self.cfg.n_heads, self.cfg.d_head, self.cfg.attn_window
+        q, k, v = self.qkv_proj(x).view(b, t, 3, nh, dh).unbind(2)  # (b, t, h, k) each
+        if state is None:
+            past_k = past_v = x.new_zeros(b, 0, nh, dh)
+            n = torch.zeros(b, dtype=torch.long, device=x.device)
+        else:
+            past_k, past_v, n = state["k"].to(x.dtype), state["v"].to(x.dtype), state["n"]
+        keys, values = torch.cat([past_k, k], 1), torch.cat([past_v, v], 1)  # (b, p + t, h, k)
+        p = past_k.shape[1]
+        kpos = torch.arange(-p, t, device=x.device)  # past slot s sits at position s - p
+        block = max(W, 64)  # queries in blocks, each against its own keys only: memory stays O(t W)
+        outs = []
+        for i0 in range(0, t, block):
+            i1 = min(t, i0 + block)
+            lo = max(0, p + i0 - W + 1)
+            outs.append(self._attend(q[:, i0:i1], keys[:, lo : p + i1], values[:, lo : p + i1],
+                                     torch.arange(i0, i1, device=x.device), kpos[lo : p + i1], n))
+        o = torch.cat(outs, 1).reshape(b, t, d)
+        if keys.shape[1] < W:  # left-pad to the fixed window size
+            pad = W - keys.shape[1]
+            keys, values = F.pad(keys, (0, 0, 0, 0, pad, 0)), F.pad(values, (0, 0, 0, 0, pad, 0))
+        new_state = {"k": keys[:, -W:], "v": values[:, -W:], "n": torch.clamp(n + t, max=W)}
+        return self.out_proj(o), new_state
+
+    def _attend(self, q, keys, values, qpos, kpos, n) -> torch.Tensor:
+        """q (b, tq, h, k) at positions qpos against keys/values (b, s, h, k) at kpos -> (b, tq, h, k)."""
+        b, _, nh, dh = q.shape
+        in_window = (kpos[None, :] <= qpos[:, None]) & (kpos[None, :] > qpos[:, None] - self.cfg.attn_window)
+        valid = kpos[None, :] >= -n[:, None]  # (b, s): past slots beyond n were never written
+        mask = in_window[None, None] & valid[:, None, None]  # (b, 1, tq, s)
+        scores = torch.einsum("bthk,bshk->bhts", q, keys) * dh**-0.5
+        scores = scores.masked_fill(~mask, float("-inf"))
+        sink = self.sink.to(scores.dtype).view(1, nh, 1, 1).expand(b, nh, q.shape[1], 1)
+        probs = torch.softmax(torch.cat([scores, sink], -1).float(), -1)[..., :-1].to(values.dtype)
+        return torch.einsum("bhts,bshk->bthk", probs, values)
+
+    def step(self, x: torch.Tensor, state: LayerState | None) -> tuple[torch.Tensor, LayerState]:
+        y, state = self.forward(x.unsqueeze(1), state)
+        return y.squeeze(1), state
+
+
 class SwiGLU(nn.Module):
     def __init__(self, cfg: LiquidConfig) -> None:
         super().__init__()
@@ -261,10 +326,13 @@ class SwiGLU(nn.Module):
 class Block(nn.Module):
     """Pre-norm: x + mixer(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, cfg: LiquidConfig) -> None:
+    def __init__(self, cfg: LiquidConfig, index: int = 0) -> None:
         super().__init__()
         self.mixer_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
-        self.mixer = MatrixMixer(cfg) if cfg.state_kind == "matrix" else DiagonalMixer(cfg)
+        if index in cfg.attn_layers:
+            self.mixer: nn.Module = WindowAttention(cfg)
+        else:
+            self.mixer = MatrixMixer(cfg) if cfg.state_kind == "matrix" else DiagonalMixer(cfg)
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = SwiGLU(cfg)
 
@@ -286,7 +354,7 @@ class LiquidLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.decode_head: nn.Module | None = None  # an inference-only head for `step` (see core/fast.py)
         self.reset_parameters()
@@ -338,6 +406,11 @@ def zero_state(cfg: LiquidConfig, batch: int = 1, dtype: torch.dtype = torch.flo
     if not isinstance(cfg, LiquidConfig):  # another model kind (core/lfm2.py) knows its own state
         return cfg.zero_state(batch, dtype)
     w = cfg.conv_kernel - 1
+    attention = lambda: {  # noqa: E731
+        "k": torch.zeros(batch, cfg.attn_window, cfg.n_heads, cfg.d_head, dtype=dtype),
+        "v": torch.zeros(batch, cfg.attn_window, cfg.n_heads, cfg.d_head, dtype=dtype),
+        "n": torch.zeros(batch, dtype=torch.long),
+    }
     if cfg.state_kind == "diagonal":
         layer = lambda: {"conv": torch.zeros(batch, cfg.d_model, w, dtype=dtype), "h": torch.zeros(batch, cfg.d_model, dtype=dtype)}  # noqa: E731
     else:
@@ -345,4 +418,29 @@ def zero_state(cfg: LiquidConfig, batch: int = 1, dtype: torch.dtype = torch.flo
             "conv": torch.zeros(batch, 3 * cfg.d_model, w, dtype=dtype),
             "S": torch.zeros(batch, cfg.n_heads, cfg.d_head, cfg.d_head, dtype=dtype),
         }
-    return [layer() for _ in range(cfg.n_layers)]
+    return [attention() if i in cfg.attn_layers else layer() for i in range(cfg.n_layers)]
+
+
+@torch.no_grad()
+def insert_attention_block(model: LiquidLM, at: int) -> LiquidLM:
+    """A copy of `model` with a new `WindowAttention` block at index `at` (later blocks move up).
+
+    The new block's two output projections start at zero, so the grown model computes exactly
+    what the old one did; training then teaches the new block what to add.
+    """
+    from dataclasses import replace
+
+    cfg = model.cfg
+    if not 0 <= at <= cfg.n_layers:
+        raise ValueError(f"--at must be in 0..{cfg.n_layers}, got {at}")
+    moved = [i + 1 if i >= at else i for i in cfg.attn_layers]
+    grown_cfg = replace(cfg, n_layers=cfg.n_layers + 1, attn_layers=sorted(moved + [at]))
+    grown = LiquidLM(grown_cfg)
+    grown.embed.load_state_dict(model.embed.state_dict())
+    grown.norm.load_state_dict(model.norm.state_dict())
+    for i, block in enumerate(model.blocks):
+        grown.blocks[i + 1 if i >= at else i].load_state_dict(block.state_dict())
+    new = grown.blocks[at]
+    new.mixer.out_proj.weight.zero_()
+    new.mlp.down_proj.weight.zero_()
+    return grown

@@ -15,10 +15,14 @@ TINY = dict(vocab_size=300, d_model=32, n_layers=2, n_heads=4, chunk_size=8, dt_
 
 
 def tiny_config(kind: str, **over) -> LiquidConfig:
+    """kind: "diagonal", "matrix", or "hybrid" (matrix blocks with a short-window attention block)."""
+    if kind == "hybrid":
+        over = {"attn_layers": [1], "attn_window": 6, **over}
+        kind = "matrix"
     return LiquidConfig(**{**TINY, "state_kind": kind, **over})
 
 
-@pytest.fixture(params=["diagonal", "matrix"])
+@pytest.fixture(params=["diagonal", "matrix", "hybrid"])
 def kind(request) -> str:
     return request.param
 

@@ -5,6 +5,7 @@ Actions:
   export   write a run's weights as a model folder (half precision, config, tokenizer)
   compare  equal-budget comparison with the transformer baseline, a short LR sweep for each
   card     evaluate a model folder (validation bits/byte, memory use, sample replies) into card.json
+  grow     add a window-attention block to a model folder (starts as the identity), to train on
 
 A run folder holds the config, the tokenizer, the tokenised corpus and the last checkpoint.
 Continuing on another day is the same command; after a lost optimiser state, --init-from a
@@ -21,7 +22,9 @@ examples:
   assistant train run --run runs/default --tokens 40000000
   assistant train run --run runs/default --max-seconds 3600     # an hour, then checkpoint
   torchrun --nproc-per-node 4 -m ui.cli train run --run runs/big --d-model 768
-  assistant train export --run runs/default --out models/default"""
+  assistant train export --run runs/default --out models/default
+  assistant train grow --model models/default --at 3 --out grown && \\
+    assistant train run --run runs/grown --init-from grown --rewarm-steps 100"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--out", required=True, metavar="DIR", help="the model folder")
     c.add_argument("--corpus", metavar="DIR", default=None)
     c.add_argument("--quick", action="store_true", help="a few cases only (a smoke run)")
+    g = sub.add_parser("grow", help="add a window-attention block to a model folder (identity at first)")
+    g.add_argument("--model", required=True, metavar="DIR", help="the model folder to grow")
+    g.add_argument("--at", type=int, required=True, help="index of the new block (later blocks move up)")
+    g.add_argument("--window", type=int, default=0, help="attention window in tokens (default: the config's, 512)")
+    g.add_argument("--out", required=True, metavar="DIR", help="where to write the grown model folder (fp32)")
     b = sub.add_parser("compare", help="equal-budget comparison with the transformer baseline (LR sweep for each)")
     b.add_argument("--run", required=True, metavar="DIR", help="a prepared run (its config, tokenizer and token files)")
     b.add_argument("--steps", type=int, default=300, help="optimiser steps for every model (default 300)")
@@ -72,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
     from assistant import training
 
     action = {"run": training.run_training, "export": training.export_run, "card": training.write_card,
-              "compare": training.compare_baseline}[args.action]
+              "compare": training.compare_baseline, "grow": training.grow_model}[args.action]
     return action(args)

@@ -1,0 +1,66 @@
+"""The training commands end to end on a tiny corpus: run, export, grow, continue, card."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.checkpoint import load_model
+from core.data import build_corpus
+from tests.core.test_data import _fixture_sources
+from ui.cli import main
+
+SEQ, BATCH = 32, 2
+SHAPE = ["--d-model", "32", "--layers", "2", "--heads", "4", "--vocab", "512"]
+COMMON = ["--batch", str(BATCH), "--seq-len", str(SEQ), "--warmup", "1", "--no-progress", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, seed=5, quick=True, sources=_fixture_sources(), progress=False)
+    return out
+
+
+def _train(run, corpus, steps, *extra):
+    return main(["train", "run", "--run", str(run), "--corpus", str(corpus), "--tokens", str(steps * SEQ * BATCH), *COMMON, *extra])
+
+
+def test_a_run_grows_an_attention_block_and_continues_where_it_stopped(tmp_path, corpus, capsys):
+    first, second = tmp_path / "run1", tmp_path / "run2"
+    assert _train(first, corpus, 4, *SHAPE) == 0
+    assert main(["train", "export", "--run", str(first), "--out", str(tmp_path / "m1"), "--dtype", "fp32"]) == 0
+    assert main(["train", "grow", "--model", str(tmp_path / "m1"), "--at", "1", "--window", "16", "--out", str(tmp_path / "grown")]) == 0
+    assert "attention at [1]" in capsys.readouterr().err
+
+    # the continued run takes the grown folder's config and tokenizer, and counts on from step 4
+    assert _train(second, corpus, 7, "--init-from", str(tmp_path / "grown"), "--rewarm-steps", "2") == 0
+    assert (second / "tokenizer.model").read_bytes() == (first / "tokenizer.model").read_bytes()
+    assert json.loads((second / "config.json").read_text())["attn_layers"] == [1]
+    assert main(["train", "export", "--run", str(second), "--out", str(tmp_path / "m2")]) == 0
+
+    model, _ = load_model(tmp_path / "m2")
+    assert model.cfg.n_layers == 3 and model.cfg.attn_layers == [1] and model.cfg.attn_window == 16
+    card = json.loads((tmp_path / "m2" / "card.json").read_text())
+    assert card["training"]["steps"] == 7 and card["training"]["tokens_seen"] == 7 * SEQ * BATCH
+    assert [(leg["start_step"], leg["end_step"]) for leg in card["training"]["legs"]] == [(0, 4), (4, 7)]
+    change = card["architecture_changes"][0]
+    assert change["at_tokens"] == 4 * SEQ * BATCH and change["parameters_after"] > change["parameters_before"]
+
+
+def test_card_records_validation_memory_use_and_samples(tmp_path, corpus):
+    run = tmp_path / "run"
+    assert _train(run, corpus, 2, *SHAPE) == 0
+    assert main(["train", "export", "--run", str(run), "--out", str(tmp_path / "m")]) == 0
+    assert main(["train", "card", "--run", str(run), "--out", str(tmp_path / "m"), "--corpus", str(corpus), "--quick"]) == 0
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["validation"]["bits_per_byte"] > 0
+    assert card["memory_use"]["cases_with_answer"] > 0 and len(card["samples"]) == 20
+    assert (tmp_path / "m" / "anchor.txt").read_bytes() == (corpus / "anchor.txt").read_bytes()
+
+
+def test_init_from_a_folder_without_a_model_says_so(tmp_path, corpus):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="needs a model folder"):
+        _train(tmp_path / "run", corpus, 2, "--init-from", str(tmp_path / "empty"))
