@@ -1,6 +1,7 @@
 """`assistant bench model`: the liquid model against an equal-size transformer, in one run.
 
-Random weights of the default config: speed does not depend on their values. Decode speed after a
+Random weights of the shipped model's config (models/default/config.json; the built-in default
+if none is shipped): speed does not depend on their values. Decode speed after a
 context of N tokens is timed from a state that has read N tokens (liquid: a real prefill; the
 transformer: a KV cache filled to N, since attention cost depends on the length, not the values).
 """
@@ -60,18 +61,31 @@ def pick_decode_mode(liquid, steps: int, log, modes=("eager", "int8", "compile",
     return best, candidates[best], speeds, discarded
 
 
+def shipped_config():
+    """The shipped model's architecture (what a user runs), else the built-in default."""
+    from assistant.paths import default_model_dir
+    from core.checkpoint import load_config
+    from core.config import LiquidConfig
+    from core.errors import ModelFilesError
+
+    try:
+        cfg = load_config(default_model_dir())
+    except ModelFilesError:
+        return LiquidConfig()
+    return cfg if isinstance(cfg, LiquidConfig) else LiquidConfig()
+
+
 def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg=None, contexts=None, steps=None) -> dict:
     import torch
 
     from assistant.bench.cpu import cpu_features, timed
     from core.baseline import KVCache, TransformerLM
-    from core.config import LiquidConfig
     from core.lora import attach_lora, lora_parameters
     from core.model import LiquidLM
     from core.state import state_nbytes
 
     torch.manual_seed(0)
-    cfg = cfg or LiquidConfig()
+    cfg = cfg or shipped_config()
     liquid = LiquidLM(cfg).eval()
     trans = TransformerLM(cfg).eval()
     steps = steps or (32 if quick else 128)
@@ -153,7 +167,8 @@ def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg
     discarded += d
     out["liquid"]["lora_step_ms"] = round(t * 1000, 1)
     out["parameters"] = {"liquid": liquid.num_parameters(), "transformer": trans.num_parameters()}
-    out["config"] = {"state_kind": cfg.state_kind, "d_model": cfg.d_model, "n_layers": cfg.n_layers, "vocab_size": cfg.vocab_size}
+    out["config"] = {"state_kind": cfg.state_kind, "d_model": cfg.d_model, "n_layers": cfg.n_layers, "vocab_size": cfg.vocab_size,
+                     "attn_layers": cfg.attn_layers, "attn_window": cfg.attn_window}
     out["cpu"] = cpu_features()
     out["samples_discarded_for_load"] = discarded
     return out
@@ -185,7 +200,9 @@ def run(args) -> int:
         return 0
     lq, tf = r["liquid"], r["transformer"]
     print(f"CPU: {r['cpu']['cpu']} ({r['cpu']['cores']} cores, AMX {'yes' if r['cpu']['amx'] else 'no'}), torch {r['cpu']['torch']}")
-    print(f"parameters: liquid {r['parameters']['liquid']:,} ({r['config']['state_kind']} state), transformer {r['parameters']['transformer']:,}")
+    attn = r["config"].get("attn_layers") or []
+    blocks = f"{r['config']['state_kind']} state" + (f", window attention in block {attn} over {r['config']['attn_window']} tokens" if attn else "")
+    print(f"parameters: liquid {r['parameters']['liquid']:,} ({blocks}), transformer {r['parameters']['transformer']:,}")
     print(f"{'':<24}{'liquid':>14}{'transformer':>14}{'ratio':>9}")
     for n in lq["decode_tok_s"]:
         a, b = lq["decode_tok_s"][n], tf["decode_tok_s"][n]
