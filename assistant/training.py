@@ -215,6 +215,8 @@ def write_card(args) -> int:
     from assistant.bench.cpu import cpu_features
     from core.checkpoint import load_model
     from core.evaluate import bits_per_byte, memory_eval, sample_replies
+    from core.model import zero_state
+    from core.state import state_nbytes
     from core.train import eval_windows, evaluate
 
     run, out = Path(args.run), Path(args.out)
@@ -237,6 +239,9 @@ def write_card(args) -> int:
     sources = info.get("manifest", {}).get("sources", {})
     card.update({
         "model": {"kind": "liquid", "state_kind": model.cfg.state_kind, "parameters": model.num_parameters(),
+                  "blocks": model.cfg.n_layers, "attention_blocks": model.cfg.attn_layers,
+                  "attention_window": model.cfg.attn_window if model.cfg.attn_layers else None,
+                  "state_bytes": state_nbytes(zero_state(model.cfg)),
                   "config_hash": model.cfg.hash(), "weights_dtype": "bf16"},
         "data": {
             "corpus_build": {k: info.get("manifest", {}).get(k) for k in ("build_version", "seed", "generated_kinds")},

@@ -70,6 +70,15 @@ def tiny_model_dir() -> Path:
     return build_model_dir(root / "model")
 
 
+@functools.cache
+def tiny_hybrid_model_dir() -> Path:
+    """Like `tiny_model_dir`, with matrix blocks and a window-attention block whose window (24
+    tokens) a few turns overflow, so the attention state's bounded window is exercised."""
+    root = Path(tempfile.mkdtemp(prefix="assistant-tiny-hybrid-"))
+    atexit.register(shutil.rmtree, root, True)
+    return build_model_dir(root / "model", state_kind="matrix", attn_layers=[1], attn_window=24)
+
+
 def open_session(home: Path, model_dir: Path, **kwargs):
     from assistant.session import Session
 

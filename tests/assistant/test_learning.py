@@ -14,12 +14,14 @@ from assistant.learning import kept_reasons
 from core.checkpoint import load_model
 from core.learner import Learner, split_anchor
 
-from .session_support import greedy, open_session, tiny_model_dir
+from .session_support import greedy, open_session, tiny_hybrid_model_dir, tiny_model_dir
 
 
-@pytest.fixture
-def model_dir():
-    return tiny_model_dir()
+@pytest.fixture(params=["liquid", "hybrid"])
+def model_dir(request):
+    """Learning runs on an all-liquid model and on one with a window-attention block (its
+    projections get adapters too)."""
+    return tiny_model_dir() if request.param == "liquid" else tiny_hybrid_model_dir()
 
 
 @pytest.fixture

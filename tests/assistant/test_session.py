@@ -12,12 +12,13 @@ from assistant.errors import ReplyInProgress
 from assistant.session import Session
 from memory.errors import InstanceLocked, RecordNotFound, VaultMissing, WrongPassphrase
 
-from .session_support import PASSPHRASE, greedy, open_session, tiny_model_dir
+from .session_support import PASSPHRASE, greedy, open_session, tiny_hybrid_model_dir, tiny_model_dir
 
 
-@pytest.fixture
-def model_dir():
-    return tiny_model_dir()
+@pytest.fixture(params=["liquid", "hybrid"])
+def model_dir(request):
+    """Every session test runs on an all-liquid model and on one with a window-attention block."""
+    return tiny_model_dir() if request.param == "liquid" else tiny_hybrid_model_dir()
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_card_records_validation_memory_use_and_samples(tmp_path, corpus):
     assert main(["train", "export", "--run", str(run), "--out", str(tmp_path / "m")]) == 0
     assert main(["train", "card", "--run", str(run), "--out", str(tmp_path / "m"), "--corpus", str(corpus), "--quick"]) == 0
     card = json.loads((tmp_path / "m" / "card.json").read_text())
-    assert card["validation"]["bits_per_byte"] > 0
+    assert card["validation"]["bits_per_byte"] > 0 and card["model"]["state_bytes"] > 0
     assert card["memory_use"]["cases_with_answer"] > 0 and len(card["samples"]) == 20
     assert (tmp_path / "m" / "anchor.txt").read_bytes() == (corpus / "anchor.txt").read_bytes()
 
