@@ -33,11 +33,12 @@ from core.data_sources import SOURCES, Source, SourceMissing
 from core.errors import ModelError
 from core.template import END, ROLE_TOKENS, clean_text, render_chat
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: recall drills added to the training split
 VAL_FRACTION = 0.015
 ANCHOR_CHARS = 200_000
 ANCHOR_MAX_DOC = 3_000  # anchor documents are short, so the set mixes many
 GENERATED_SHARE = 0.30
+DRILL_SHARE = 0.15  # recall drills (training split only), as a share of all training characters
 MIN_CHARS = 20
 QUICK_DOCS = 60  # documents per source in a --quick build
 QUICK_ANCHOR_CHARS = 12_000
@@ -275,6 +276,12 @@ def build_corpus(
     rng.shuffle(train)
     rng.shuffle(val)
 
+    # 4b. Recall drills, training split only: a dense copy signal (see dialogues.recall_drill).
+    train_chars = sum(len(d.text) for d in train)
+    drills = list(drill_docs(seed, train_chars * DRILL_SHARE / (1 - DRILL_SHARE), seen, kinds))
+    train += drills
+    rng.shuffle(train)
+
     # 5. Held-out memory cases, then write everything.
     cases = dialogues.memory_eval_cases(seed)
     _write_jsonl(out / "train.jsonl", ({"text": d.text, "source": d.source} for d in train), progress)
@@ -292,6 +299,24 @@ def build_corpus(
     manifest["files"] = {name: _sha256(out / name) for name in FILES if name != "manifest.json"}
     _write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
+
+
+def drill_docs(seed: int, chars: float, seen: set | None = None, kinds: Counter | None = None) -> Iterator[Doc]:
+    """Rendered recall drills until `chars` characters, skipping any text already in `seen`."""
+    seen = set() if seen is None else seen
+    made = 0
+    for drill in dialogues.generate_drills(seed):
+        if made >= chars:
+            return
+        text = "".join(render(clean_dialogue(g.messages), g.memory) for g in drill)
+        key = text_key(text)
+        if key in seen:
+            continue
+        seen.add(key)
+        if kinds is not None:
+            kinds["drill"] += 1
+        made += len(text)
+        yield Doc(text, "generated", key)
 
 
 def _manifest(seed, quick, used, skipped, dropped, splits) -> dict:
@@ -316,6 +341,7 @@ def _manifest(seed, quick, used, skipped, dropped, splits) -> dict:
         "quick": quick,
         "val_fraction": VAL_FRACTION,
         "generated_share_target": GENERATED_SHARE,
+        "drill_share_of_train_target": DRILL_SHARE,
         "splits": {
             split: {"documents": len(docs), "chars": sum(len(d.text) for d in docs)} for split, docs in splits.items()
         },

@@ -1085,6 +1085,28 @@ BUILDERS = (
 )
 
 
+def recall_drill(rng: random.Random, pools: Pools, segments: int = 4) -> list[Generated]:
+    """Several memory-block questions in a row, each with a fresh block and no small talk.
+
+    In ordinary dialogues the value to copy is a few tokens in a hundred; a drill packs one
+    question per block, so the copy skill gets a dense signal (one in five is an absent case).
+    """
+    drill = []
+    for _ in range(segments):
+        g = (recall_dialogue if rng.random() < 0.8 else absent_dialogue)(rng, pools)
+        drill.append(Generated(g.messages[-2:], g.memory, "drill:" + g.kind, g.facts))
+    return drill
+
+
+def generate_drills(seed: int, count: int | None = None, pools: Pools = TRAIN) -> Iterator[list[Generated]]:
+    """Endless (or `count`) recall drills, reproducible from `seed`."""
+    rng = random.Random(f"drills-{seed}")
+    made = 0
+    while count is None or made < count:
+        yield recall_drill(rng, pools, rng.randint(3, 6))
+        made += 1
+
+
 def generate_dialogues(seed: int, count: int | None = None, pools: Pools = TRAIN) -> Iterator[Generated]:
     """Endless (or `count`) training dialogues, reproducible from `seed`."""
     rng = random.Random(f"dialogues-{seed}")

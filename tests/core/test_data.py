@@ -142,7 +142,7 @@ def test_no_source_at_all_is_an_error(tmp_path):
 def test_generated_dialogues_are_a_large_share(built):
     _, manifest = built
     share = manifest["sources"]["generated"]["share_of_train_val_chars"]
-    assert 0.2 <= share <= 0.4
+    assert 0.3 <= share <= 0.5  # dialogues at 30% of the text, plus drills at 15% of the training split
     assert set(manifest["generated_kinds"]) >= {"recall", "absent", "tell", "general"}
 
 
@@ -190,6 +190,29 @@ def test_absent_answers_do_not_contain_the_value():
         value = g.facts[0].value
         assert not any(value in note for note in g.memory or [])
         assert value not in g.messages[-1][1]
+
+
+def test_recall_drills_pack_one_block_per_question_and_copy_from_it():
+    drills = list(dialogues.generate_drills(2, 60))
+    assert drills == list(dialogues.generate_drills(2, 60)) and drills != list(dialogues.generate_drills(3, 60))
+    segments = [g for drill in drills for g in drill]
+    assert all(3 <= len(drill) <= 6 for drill in drills)
+    assert {g.kind for g in segments} == {"drill:recall", "drill:absent"}
+    for g in segments:
+        assert [role for role, _ in g.messages] == ["user", "assistant"]
+        value = g.facts[0].value
+        if g.kind == "drill:recall":
+            assert any(value in note for note in g.memory) and value in g.messages[-1][1]
+        else:
+            assert value not in g.messages[-1][1]
+
+
+def test_drills_are_in_the_training_split_only(built):
+    out, manifest = built
+    assert manifest["generated_kinds"]["drill"] > 0
+    has_drill = lambda text: text.count(MEMORY) >= 3  # noqa: E731 (only drills have several blocks)
+    assert any(has_drill(t) for t in _texts(out / "train.jsonl"))
+    assert not any(has_drill(t) for t in _texts(out / "val.jsonl"))
 
 
 def test_memory_eval_cases(built):
