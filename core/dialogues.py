@@ -1085,12 +1085,46 @@ BUILDERS = (
 )
 
 
+def scrambled_pools(rng: random.Random, base: Pools = TRAIN, size: int = 24) -> Pools:
+    """Pools of values no model can know: invented words for names, places and single-word
+    things, random phrases from the training words for the rest. A value drawn from these can
+    only be answered by copying it from the memory block, not by guessing a likely one."""
+    evals = _eval_values()
+    common = ("foods", "drinks", "colours", "sports", "fruits", "animals", "jobs", "activities", "allergies", "gifts")
+    vocab = sorted({w for name in common for v in getattr(base, name) for w in v.lower().split() if w.isalpha()} - evals)
+
+    def word() -> str:
+        while True:
+            w = "".join(rng.choice(base.syllables) for _ in range(rng.randint(2, 3)))
+            if w not in evals:
+                return w
+
+    def phrase() -> str:
+        return " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 3)))
+
+    invented = {"names": lambda: word().capitalize(), "pet_names": lambda: word().capitalize(),
+                "cities": lambda: word().capitalize(), "languages": lambda: word().capitalize(),
+                "code_words": lambda: rng.choice(vocab), "instruments": word, "subjects": word}
+    keep = {"eval_side", "places", "title_adjectives", "title_nouns", "syllables"}  # grammar-bearing lists
+    lists = {}
+    for f in fields(base):
+        if f.name in keep:
+            lists[f.name] = getattr(base, f.name)
+        else:
+            make = invented.get(f.name, phrase)
+            lists[f.name] = tuple(make() for _ in range(size))
+    return Pools(**lists)
+
+
 def recall_drill(rng: random.Random, pools: Pools, segments: int = 4) -> list[Generated]:
     """Several memory-block questions in a row, each with a fresh block and no small talk.
 
     In ordinary dialogues the value to copy is a few tokens in a hundred; a drill packs one
     question per block, so the copy skill gets a dense signal (one in five is an absent case).
+    Most drills draw their values from `scrambled_pools`, so copying is the only way to answer.
     """
+    if rng.random() < 0.7:
+        pools = scrambled_pools(rng, pools)
     drill = []
     for _ in range(segments):
         g = (recall_dialogue if rng.random() < 0.8 else absent_dialogue)(rng, pools)
