@@ -166,6 +166,49 @@ def export_run(args) -> int:
     return 0
 
 
+def add_drills(args) -> int:
+    """Set a run's training tokens to its corpus tokens plus `--tokens` of recall drills.
+
+    The drills (`core.data.drill_docs`, the corpus build's recipe) give the copy skill a dense
+    signal; this adds them to a run whose corpus was built without them, or replaces the ones it
+    has. Batches are windows drawn from the whole file, so the drills' share of what is trained
+    on is their share of the tokens. Recorded in the run's data.json (and so in the card).
+    """
+    import numpy as np
+
+    from core.data import drill_docs
+    from core.tokenizer import Tokenizer
+    from core.train import tokenize_to_file
+
+    run = Path(args.run)
+    info = json.loads((run / "data.json").read_text())
+    ext = info.setdefault("extensions", [])
+    base_tokens = ext[0]["train_tokens_before"] if ext else info["train"]["tokens"]
+    base_bytes = ext[0].get("train_bytes_before", info["train"]["bytes"] - ext[-1]["bytes"]) if ext else info["train"]["bytes"]
+    tok = Tokenizer.load(run / "tokenizer.model")
+    drills = run / "drills.bin"
+    chars = args.tokens * 3.8  # about 3.8 characters a token for this text
+    n_tok, n_bytes = tokenize_to_file((d.text for d in drill_docs(args.seed, chars)), tok.encode, drills, tok.end_id)
+    base = np.memmap(run / "train.bin", dtype=np.uint16, mode="r")[:base_tokens]
+    tmp = run / "train.bin.tmp"
+    with open(tmp, "wb") as f:
+        f.write(base.tobytes())
+        f.write(drills.read_bytes())
+    del base
+    tmp.replace(run / "train.bin")  # a new file: a hard-linked original elsewhere is left alone
+    drills.unlink()
+    step = 0
+    if (run / "ckpt" / "trainer.json").is_file():
+        step = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]["step"]
+    ext.append({"recipe": f"core.data.drill_docs(seed={args.seed})", "from_step": step, "tokens": n_tok, "bytes": n_bytes,
+                "train_tokens_before": base_tokens, "train_bytes_before": base_bytes})
+    info["train"] = {"tokens": base_tokens + n_tok, "bytes": base_bytes + n_bytes}
+    (run / "data.json").write_text(json.dumps(info, indent=2))
+    print(f"{run}: {base_tokens:,} corpus tokens + {n_tok:,} drill tokens ({n_tok / (base_tokens + n_tok):.0%}) "
+          f"from step {step}", file=sys.stderr)
+    return 0
+
+
 def grow_model(args) -> int:
     """Write a copy of a model folder with one more block: window attention at index `--at`.
 

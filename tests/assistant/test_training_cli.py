@@ -64,3 +64,22 @@ def test_init_from_a_folder_without_a_model_says_so(tmp_path, corpus):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="needs a model folder"):
         _train(tmp_path / "run", corpus, 2, "--init-from", str(tmp_path / "empty"))
+
+
+def test_drills_are_added_once_and_replaced_not_stacked(tmp_path, corpus):
+    import numpy as np
+
+    run = tmp_path / "run"
+    assert _train(run, corpus, 1, *SHAPE) == 0
+    base = np.fromfile(run / "train.bin", dtype=np.uint16)
+    assert main(["train", "drills", "--run", str(run), "--tokens", "3000"]) == 0
+    first = np.fromfile(run / "train.bin", dtype=np.uint16)
+    assert np.array_equal(first[: len(base)], base) and len(first) > len(base) + 1000
+    assert main(["train", "drills", "--run", str(run), "--tokens", "3000", "--seed", "1"]) == 0
+    second = np.fromfile(run / "train.bin", dtype=np.uint16)
+    assert np.array_equal(second[: len(base)], base) and not np.array_equal(second[len(base):][:500], first[len(base):][:500])
+    info = json.loads((run / "data.json").read_text())
+    assert info["train"]["tokens"] == len(second)
+    assert [e["from_step"] for e in info["extensions"]] == [1, 1]
+    # training goes on over the new file
+    assert _train(run, corpus, 2) == 0

@@ -6,6 +6,7 @@ Actions:
   compare  equal-budget comparison with the transformer baseline, a short LR sweep for each
   card     evaluate a model folder (validation bits/byte, memory use, sample replies) into card.json
   grow     add a window-attention block to a model folder (starts as the identity), to train on
+  drills   give a run's training tokens a share of recall drills (a dense copy signal)
 
 A run folder holds the config, the tokenizer, the tokenised corpus and the last checkpoint.
 Continuing on another day is the same command; after a lost optimiser state, --init-from a
@@ -65,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--at", type=int, required=True, help="index of the new block (later blocks move up)")
     g.add_argument("--window", type=int, default=0, help="attention window in tokens (default: the config's, 512)")
     g.add_argument("--out", required=True, metavar="DIR", help="where to write the grown model folder (fp32)")
+    d = sub.add_parser("drills", help="set a run's training tokens to its corpus plus recall drills")
+    d.add_argument("--run", required=True, metavar="DIR", help="a prepared run folder")
+    d.add_argument("--tokens", type=int, required=True, help="about how many drill tokens (replacing any added before)")
+    d.add_argument("--seed", type=int, default=0)
     b = sub.add_parser("compare", help="equal-budget comparison with the transformer baseline (LR sweep for each)")
     b.add_argument("--run", required=True, metavar="DIR", help="a prepared run (its config, tokenizer and token files)")
     b.add_argument("--steps", type=int, default=300, help="optimiser steps for every model (default 300)")
@@ -80,5 +85,6 @@ def run(args: argparse.Namespace) -> int:
     from assistant import training
 
     action = {"run": training.run_training, "export": training.export_run, "card": training.write_card,
-              "compare": training.compare_baseline, "grow": training.grow_model}[args.action]
+              "compare": training.compare_baseline, "grow": training.grow_model,
+              "drills": training.add_drills}[args.action]
     return action(args)
