@@ -267,7 +267,9 @@ def train(
     bf16 = use_bf16(s.bf16)
     val_windows = eval_windows(val_data, s.seq_len, s.eval_windows)
     end_step = s.total_steps if max_steps is None else min(s.total_steps, st.step + max_steps)
-    leg = {"start_step": st.step, "start_tokens": st.tokens_seen, "bf16": bf16, "world_size": world_size()}
+    leg = {"start_step": st.step, "start_tokens": st.tokens_seen, "bf16": bf16, "world_size": world_size(),
+           "compile": s.compile, "train_tokens": int(len(train_data))}
+    st.legs.append(leg)  # kept up to date at every checkpoint, so a killed leg is still on record
     bar = None
     if progress and rank() == 0:
         from tqdm import tqdm
@@ -304,6 +306,7 @@ def train(
                 log(f"step {st.step}: train {loss_ema:.3f} val {val:.3f} nats/token, {st.tokens_seen:,} tokens")
         if rank() == 0 and (st.step % s.ckpt_every == 0 or last):
             st.wall_seconds = base_wall + (time.monotonic() - t0)
+            leg.update(end_step=st.step, end_tokens=st.tokens_seen, seconds=round(time.monotonic() - t0, 1))
             save_checkpoint(run, model, opt, names, st, s)
         if last:
             break
@@ -311,7 +314,6 @@ def train(
         bar.close()
     st.wall_seconds = base_wall + (time.monotonic() - t0)
     leg.update(end_step=st.step, end_tokens=st.tokens_seen, seconds=round(time.monotonic() - t0, 1))
-    st.legs.append(leg)
     if rank() == 0:
         save_checkpoint(run, model, opt, names, st, s)
     return st

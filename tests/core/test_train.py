@@ -57,6 +57,22 @@ def test_resume_equals_uninterrupted(tmp_path, data):
     assert len(st_b.legs) == 2
 
 
+def test_a_killed_leg_is_on_record_up_to_its_last_checkpoint(tmp_path, data):
+    class Killed(Exception):
+        pass
+
+    def log(message):
+        if message.startswith("step 8:"):  # the evaluation before the step-8 checkpoint, then "killed"
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(fresh_model(), *data, tmp_path, settings(eval_every=4, ckpt_every=4), progress=False, log=log)
+    legs = json.loads((tmp_path / "ckpt" / "trainer.json").read_text())["trainer"]["legs"]
+    assert [(leg["start_step"], leg["end_step"]) for leg in legs] == [(0, 4)]
+    st = train(fresh_model(), *data, tmp_path, settings(eval_every=4, ckpt_every=4), progress=False, log=lambda m: None)
+    assert [(leg["start_step"], leg["end_step"]) for leg in st.legs] == [(0, 4), (4, 12)]
+
+
 def test_checkpoint_is_plain_data(tmp_path, data):
     train(fresh_model(), *data, tmp_path, settings(total_tokens=16 * 4 * 2), progress=False, log=lambda m: None)
     meta = json.loads((tmp_path / "ckpt" / "trainer.json").read_text())
