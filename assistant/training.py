@@ -293,6 +293,7 @@ def write_card(args) -> int:
             "train_tokens": info["train"]["tokens"], "train_bytes": info["train"]["bytes"],
             "val_tokens": info["val"]["tokens"], "val_bytes": info["val"]["bytes"],
             "anchor": "anchor.txt: held-out general text, never trained on",
+            "extensions": info.get("extensions", []),  # drills added to the run's training tokens
         },
         "validation": {"nats_per_token": round(nats, 4),
                        "bits_per_byte": round(bits_per_byte(nats, info["val"]["tokens"], info["val"]["bytes"]), 4),
