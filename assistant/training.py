@@ -184,7 +184,7 @@ def add_drills(args) -> int:
     info = json.loads((run / "data.json").read_text())
     ext = info.setdefault("extensions", [])
     base_tokens = ext[0]["train_tokens_before"] if ext else info["train"]["tokens"]
-    base_bytes = ext[0].get("train_bytes_before", info["train"]["bytes"] - ext[-1]["bytes"]) if ext else info["train"]["bytes"]
+    base_bytes = ext[0]["train_bytes_before"] if ext else info["train"]["bytes"]
     tok = Tokenizer.load(run / "tokenizer.model")
     drills = run / "drills.bin"
     chars = args.tokens * 3.8  # about 3.8 characters a token for this text

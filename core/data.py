@@ -273,14 +273,11 @@ def build_corpus(
     train, val = [], []
     for doc in docs:
         (val if _split_value(seed, "val:" + doc.key) < VAL_FRACTION else train).append(doc)
+    # Recall drills, training split only: a dense copy signal (see dialogues.recall_drill).
+    train_chars = sum(len(d.text) for d in train)
+    train += drill_docs(seed, train_chars * DRILL_SHARE / (1 - DRILL_SHARE), seen, kinds)
     rng.shuffle(train)
     rng.shuffle(val)
-
-    # 4b. Recall drills, training split only: a dense copy signal (see dialogues.recall_drill).
-    train_chars = sum(len(d.text) for d in train)
-    drills = list(drill_docs(seed, train_chars * DRILL_SHARE / (1 - DRILL_SHARE), seen, kinds))
-    train += drills
-    rng.shuffle(train)
 
     # 5. Held-out memory cases, then write everything.
     cases = dialogues.memory_eval_cases(seed)

@@ -69,10 +69,9 @@ def shipped_config():
     from core.errors import ModelFilesError
 
     try:
-        cfg = load_config(default_model_dir())
-    except ModelFilesError:
+        return load_config(default_model_dir())
+    except ModelFilesError:  # none shipped, or another kind of model (an LFM2 folder)
         return LiquidConfig()
-    return cfg if isinstance(cfg, LiquidConfig) else LiquidConfig()
 
 
 def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg=None, contexts=None, steps=None) -> dict:
