@@ -82,28 +82,51 @@ def prepare_run(run: Path, corpus: Path, cfg_args: dict, log=print, init_from: P
     return cfg, tok, train, val, info
 
 
+# `assistant train run` options that make up the schedule, by TrainSettings field
+SCHEDULE_OPTIONS = {"total_tokens": "tokens", "batch_size": "batch", "seq_len": "seq_len", "lr": "lr",
+                    "warmup_steps": "warmup", "seed": "seed", "bf16": "bf16", "compile": "compile",
+                    "rewarm_steps": "rewarm_steps"}
+
+
+def schedule_settings(run: Path, args):
+    """The run's schedule: each option given on the command line, else the value stored in the
+    run's settings.json (so `assistant train run --run DIR` continues the same schedule), else
+    the default. `max_seconds` applies to this leg only and is never taken from the store."""
+    from core.train import TrainSettings
+
+    stored = {}
+    if (run / "settings.json").is_file():
+        stored = json.loads((run / "settings.json").read_text())
+    values = {}
+    for field, option in SCHEDULE_OPTIONS.items():
+        given = getattr(args, option, None)
+        if given is not None:
+            values[field] = given
+        elif field in stored:
+            values[field] = stored[field]
+    # a re-warm-up only follows weights loaded without their optimiser state
+    values.setdefault("rewarm_steps", 100 if args.init_from else 0)
+    return TrainSettings(**values, max_seconds=args.max_seconds)
+
+
 def run_training(args) -> int:
     import torch
 
     from core.checkpoint import load_weights
     from core.model import LiquidLM
-    from core.train import TrainSettings, TrainerState, train
+    from core.train import TrainerState, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
     run = Path(args.run)
+    settings = schedule_settings(run, args)
     cfg_args = dict(
         vocab_size=args.vocab, d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
-        state_kind=args.state_kind, max_seq_len=args.seq_len,
+        state_kind=args.state_kind, max_seq_len=settings.seq_len,
     )
     init_from = Path(args.init_from) if args.init_from else None
     cfg, tok, train_data, val_data, info = prepare_run(run, corpus_dir(args.corpus), cfg_args,
                                                        log=lambda m: print(m, file=sys.stderr), init_from=init_from)
-    settings = TrainSettings(
-        seq_len=args.seq_len, batch_size=args.batch, total_tokens=args.tokens, lr=args.lr, warmup_steps=args.warmup,
-        seed=args.seed, bf16=args.bf16, compile=args.compile, max_seconds=args.max_seconds,
-        rewarm_steps=args.rewarm_steps if args.init_from else 0,
-    )
     model = LiquidLM(cfg)
     print(f"model: {cfg.state_kind} state, {model.num_parameters():,} parameters; corpus {info['train']['tokens']:,} train tokens",
           file=sys.stderr)

@@ -303,7 +303,9 @@ def train(
             val = evaluate(model, val_windows, bf16)
             st.history.append({"step": st.step, "tokens": st.tokens_seen, "train_loss": round(loss_ema, 4), "val_loss": round(val, 4)})
             if rank() == 0:
-                log(f"step {st.step}: train {loss_ema:.3f} val {val:.3f} nats/token, {st.tokens_seen:,} tokens")
+                rate = (st.step - leg["start_step"]) * tokens_per_step / max(elapsed, 1e-9)
+                log(f"step {st.step}: train {loss_ema:.3f} val {val:.3f} nats/token, {st.tokens_seen:,} tokens, "
+                    f"lr {lr:.1e}, {rate:,.0f} tokens/s")
         if rank() == 0 and (st.step % s.ckpt_every == 0 or last):
             st.wall_seconds = base_wall + (time.monotonic() - t0)
             leg.update(end_step=st.step, end_tokens=st.tokens_seen, seconds=round(time.monotonic() - t0, 1))
@@ -314,6 +316,8 @@ def train(
         bar.close()
     st.wall_seconds = base_wall + (time.monotonic() - t0)
     leg.update(end_step=st.step, end_tokens=st.tokens_seen, seconds=round(time.monotonic() - t0, 1))
+    if st.step == leg["start_step"]:
+        st.legs.remove(leg)  # a leg that took no step (the schedule had ended) is not a leg
     if rank() == 0:
         save_checkpoint(run, model, opt, names, st, s)
     return st

@@ -83,3 +83,24 @@ def test_drills_are_added_once_and_replaced_not_stacked(tmp_path, corpus):
     assert [e["from_step"] for e in info["extensions"]] == [1, 1]
     # training goes on over the new file
     assert _train(run, corpus, 2) == 0
+
+
+def test_continuing_with_only_the_run_folder_keeps_the_stored_schedule(tmp_path, corpus, capsys):
+    run = tmp_path / "run"
+    assert _train(run, corpus, 6, *SHAPE, "--max-steps", "3", "--lr", "5e-3", "--seed", "9") == 0
+    # no schedule options this time: the stored 6-step schedule, lr and seed go on
+    assert main(["train", "run", "--run", str(run), "--corpus", str(corpus), "--no-progress", "--threads", "1"]) == 0
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["total_tokens"] == 6 * SEQ * BATCH and settings["lr"] == 5e-3 and settings["seed"] == 9
+    assert settings["batch_size"] == BATCH and settings["seq_len"] == SEQ
+    trainer = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]
+    assert trainer["step"] == 6
+    # the schedule has ended: running again takes no step and records no empty leg
+    assert main(["train", "run", "--run", str(run), "--corpus", str(corpus), "--no-progress", "--threads", "1"]) == 0
+    again = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]
+    assert again["step"] == 6
+    assert [(leg["start_step"], leg["end_step"]) for leg in again["legs"]] == [(0, 3), (3, 6)]
+    # an option given again overrides the stored one (a longer schedule continues from step 6)
+    assert main(["train", "run", "--run", str(run), "--corpus", str(corpus), "--tokens", str(8 * SEQ * BATCH),
+                 "--no-progress", "--threads", "1"]) == 0
+    assert json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]["step"] == 8

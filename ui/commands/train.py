@@ -8,8 +8,9 @@ Actions:
   grow     add a window-attention block to a model folder (starts as the identity), to train on
   drills   give a run's training tokens a share of recall drills (a dense copy signal)
 
-A run folder holds the config, the tokenizer, the tokenised corpus and the last checkpoint.
-Continuing on another day is the same command; after a lost optimiser state, --init-from a
+A run folder holds the config, the tokenizer, the tokenised corpus, the schedule (settings.json)
+and the last checkpoint. Continuing on another day is `assistant train run --run DIR`: the
+schedule options left out keep the run's stored values. After a lost optimiser state, --init-from a
 model folder with --rewarm-steps gives a short learning-rate re-warm-up.
 """
 
@@ -38,18 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--layers", type=int, default=6)
     r.add_argument("--heads", type=int, default=6)
     r.add_argument("--vocab", type=int, default=8192)
-    r.add_argument("--tokens", type=int, default=40_000_000, help="tokens of the whole schedule (default 40M)")
-    r.add_argument("--batch", type=int, default=16, help="sequences per step per process")
-    r.add_argument("--seq-len", type=int, default=512)
-    r.add_argument("--lr", type=float, default=3e-3)
-    r.add_argument("--warmup", type=int, default=200, help="warm-up steps")
+    r.add_argument("--tokens", type=int, default=None, help="tokens of the whole schedule (default 40M)")
+    r.add_argument("--batch", type=int, default=None, help="sequences per step per process (default 16)")
+    r.add_argument("--seq-len", type=int, default=None, help="tokens per sequence (default 512)")
+    r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
+    r.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 200)")
     r.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     r.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
     r.add_argument("--init-from", metavar="MODEL_DIR", default=None, help="start from a model folder's weights (no optimiser state)")
-    r.add_argument("--rewarm-steps", type=int, default=100, help="re-warm-up steps when starting --init-from (default 100)")
-    r.add_argument("--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: only where the CPU has AMX)")
-    r.add_argument("--compile", action="store_true", help="torch.compile the model")
-    r.add_argument("--seed", type=int, default=1234)
+    r.add_argument("--rewarm-steps", type=int, default=None, help="re-warm-up steps when starting --init-from (default 100)")
+    r.add_argument("--bf16", choices=("auto", "on", "off"), default=None, help="bf16 autocast (auto, the default: only where the CPU has AMX)")
+    r.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (default off)")
+    r.add_argument("--seed", type=int, default=None, help="data order and initialisation (default 1234)")
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     e = sub.add_parser("export", help="write a run's weights as a model folder")
