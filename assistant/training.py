@@ -127,6 +127,8 @@ def run_training(args) -> int:
     init_from = Path(args.init_from) if args.init_from else None
     cfg, tok, train_data, val_data, info = prepare_run(run, corpus_dir(args.corpus), cfg_args,
                                                        log=lambda m: print(m, file=sys.stderr), init_from=init_from)
+    # stored before training, so a killed leg's successor continues the same schedule
+    (run / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
     model = LiquidLM(cfg)
     print(f"model: {cfg.state_kind} state, {model.num_parameters():,} parameters; corpus {info['train']['tokens']:,} train tokens",
           file=sys.stderr)
@@ -147,7 +149,6 @@ def run_training(args) -> int:
         }, indent=2) + "\n")
     st = train(model, train_data, val_data, run, settings, initial=initial, max_steps=args.max_steps,
                progress=not args.no_progress, log=lambda m: print(m, file=sys.stderr))
-    (run / "settings.json").write_text(json.dumps(asdict(settings), indent=2))
     print(f"stopped at step {st.step}: {st.tokens_seen:,} tokens seen, checkpoint in {run / 'ckpt'}", file=sys.stderr)
     return 0
 

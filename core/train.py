@@ -1,5 +1,5 @@
 """Pretraining: a resumable loop with warm-up and cosine decay, clipping, bf16 autocast where the CPU
-has AMX, periodic validation, checkpoints that resume exactly, and torchrun / DDP support.
+has AMX or AVX512-BF16, periodic validation, checkpoints that resume exactly, and torchrun / DDP support.
 
 A run lives in one folder:
     run/config.json, run/tokenizer.model      what is being trained
@@ -42,7 +42,7 @@ class TrainSettings:
     eval_every: int = 200
     eval_windows: int = 64
     ckpt_every: int = 100
-    bf16: str = "auto"  # "auto" (only where the CPU has AMX), "on", "off"
+    bf16: str = "auto"  # "auto" (only where the CPU has AMX or AVX512-BF16), "on", "off"
     compile: bool = False
     rewarm_steps: int = 0  # a short warm-up after resuming from weights without optimiser state
     max_seconds: float = 0.0  # stop (with a checkpoint) after this long; 0 = no limit
@@ -60,17 +60,21 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def cpu_has_amx() -> bool:
+def cpu_has_bf16_units() -> bool:
+    """AMX or AVX512-BF16: bf16 matrix products in hardware. With either, bf16 autocast trains the
+    default model about twice as fast as fp32 (1.9x measured on a 2-core AMD EPYC with AVX512-BF16
+    and no AMX); without them it is slower than fp32."""
     try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+        flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def use_bf16(setting: str) -> bool:
     if setting not in ("auto", "on", "off"):
         raise ValueError(f"bf16 must be auto, on or off; got {setting!r}")
-    return setting == "on" or (setting == "auto" and cpu_has_amx())
+    return setting == "on" or (setting == "auto" and cpu_has_bf16_units())
 
 
 def lr_at(step: int, s: TrainSettings, rewarm_from: int | None = None) -> float:

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
     r.add_argument("--init-from", metavar="MODEL_DIR", default=None, help="start from a model folder's weights (no optimiser state)")
     r.add_argument("--rewarm-steps", type=int, default=None, help="re-warm-up steps when starting --init-from (default 100)")
-    r.add_argument("--bf16", choices=("auto", "on", "off"), default=None, help="bf16 autocast (auto, the default: only where the CPU has AMX)")
+    r.add_argument("--bf16", choices=("auto", "on", "off"), default=None, help="bf16 autocast (auto, the default: only where the CPU has AMX or AVX512-BF16)")
     r.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (default off)")
     r.add_argument("--seed", type=int, default=None, help="data order and initialisation (default 1234)")
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
