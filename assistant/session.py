@@ -783,6 +783,9 @@ class Session:
         snippets: list[str] = []
         for hit in hits:
             if hit.kind == "message":
+                # the user's own statements only: a reply may be wrong, and a question tells nothing
+                if hit.text.rstrip().endswith("?"):
+                    continue
                 try:
                     if self.store.get_message(hit.id).role != "user":
                         continue

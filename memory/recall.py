@@ -3,9 +3,11 @@
 Why not `bm25s` itself: its index is a sparse matrix built once from a whole corpus, with no way
 to add or remove a document, and the recall index must follow every new message, edit and
 deletion. This module keeps an inverted index that grows and shrinks in place and scores with
-exactly bm25s's default ("lucene") BM25, with its tokenisation (lowercase, `\\b\\w\\w+\\b`) and
-its extended English stop-word list; `tests/memory/test_store_recall.py` checks the scores
-against bm25s on a static corpus. The index is never written anywhere: it lives and dies with
+exactly bm25s's default ("lucene") BM25, with its tokenisation (lowercase, `\\b\\w\\w+\\b`), its
+extended English stop-word list and a stemmer (Snowball English through PyStemmer, after a
+small table of irregular forms, so "Where did I grow up?" finds "I grew up in Charleston" and
+"where did I leave my keys" finds "I left my keys ..."); `tests/memory/test_store_recall.py`
+checks the scores against bm25s, given the same stemmer, on a static corpus. The index is never written anywhere: it lives and dies with
 the unlocked store.
 
 Layout: documents occupy slots; each term has a posting list (`array` of slot numbers and
@@ -42,10 +44,42 @@ def stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS)
 
 
+# Irregular forms a personal fact is told or asked with, by base form (Snowball leaves them apart).
+_IRREGULAR_FORMS = {
+    "grow": "grew grown", "go": "went gone", "leave": "left", "buy": "bought", "teach": "taught",
+    "meet": "met", "forget": "forgot forgotten", "give": "gave given", "get": "got gotten",
+    "make": "made", "take": "took taken", "begin": "began begun", "drive": "drove driven",
+    "write": "wrote written", "speak": "spoke spoken", "see": "saw seen", "know": "knew known",
+    "tell": "told", "say": "said", "find": "found", "think": "thought", "bring": "brought",
+    "keep": "kept", "lose": "lost", "sell": "sold", "send": "sent", "spend": "spent", "build": "built",
+    "feel": "felt", "hold": "held", "run": "ran", "sit": "sat", "stand": "stood", "win": "won",
+    "wear": "wore worn", "eat": "ate eaten", "drink": "drank drunk", "fly": "flew flown",
+    "ride": "rode ridden", "swim": "swam swum", "sing": "sang sung", "break": "broke broken",
+    "choose": "chose chosen", "fall": "fell fallen", "hide": "hid hidden", "pay": "paid",
+    "lend": "lent", "sleep": "slept", "wake": "woke woken", "draw": "drew drawn", "throw": "threw thrown",
+    "catch": "caught", "fight": "fought", "mean": "meant", "steal": "stole stolen", "understand": "understood",
+    "child": "children", "wife": "wives", "man": "men", "woman": "women", "person": "people",
+}  # fmt: skip
+IRREGULAR = {form: base for base, forms in _IRREGULAR_FORMS.items() for form in forms.split()}
+
+
+@lru_cache(maxsize=1)
+def _snowball():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """The index term of a lowercased word: its base form if irregular, then its Snowball stem."""
+    return _snowball().stemWord(IRREGULAR.get(word, word))
+
+
 def tokenize(text: str) -> list[str]:
-    """Lowercased word tokens of two or more characters, stop words removed."""
+    """Index terms: lowercased word tokens of two or more characters, stop words removed, stemmed."""
     stop = stopwords()
-    return [token for token in TOKEN_PATTERN.findall(text.lower()) if token not in stop]
+    return [stem(token) for token in TOKEN_PATTERN.findall(text.lower()) if token not in stop]
 
 
 class RecallIndex:

@@ -270,6 +270,16 @@ def test_recall_brings_user_messages_from_other_conversations_and_memories(sessi
     assert not own & set(reply.memory_used)
 
 
+def test_recall_leaves_out_questions_which_tell_nothing(session):
+    session.new_conversation()
+    session.send("Where did I grow up?", settings=greedy(4)).wait()
+    session.send("I grew up in Charleston.", settings=greedy(4)).wait()
+    session.new_conversation()
+    reply = session.send("Sorry, where did I grow up?", settings=greedy(4))
+    reply.wait()
+    assert reply.memory_used == ["I grew up in Charleston."]
+
+
 def test_memories_are_added_edited_deleted_and_counted(session):
     memory = session.add_memory("My locker number is 311")
     session.edit_memory(memory.id, "My locker number is 312")

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from assistant.bench.store import Corpus
-from memory.recall import RecallIndex, stopwords, tokenize
+from memory.recall import RecallIndex, stem, stopwords, tokenize
 
 WORDS = (
     "Lisbon Porto tea coffee green black cat dog garden rain sunny spring winter trip train flight "
     "sister brother birthday cake guitar piano book novel Austen python code bug test deploy "
+    "grew grow grown lives living lived left leave children child "
     "I you the and what did say about is it my we that in of to a"
 ).split()
 
@@ -29,14 +30,16 @@ def bm25s_scores(corpus: list[str], query: str) -> np.ndarray:
 
     stop = sorted(stopwords())
     retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
-    retriever.index(bm25s.tokenize(corpus, stopwords=stop, return_ids=False, show_progress=False), show_progress=False)
+    tokens = bm25s.tokenize(corpus, stopwords=stop, stemmer=lambda words: [stem(w) for w in words], return_ids=False, show_progress=False)
+    retriever.index(tokens, show_progress=False)
     query_tokens = [t for t in dict.fromkeys(tokenize(query)) if t in retriever.vocab_dict]
     if not query_tokens:
         return np.zeros(len(corpus), dtype=np.float32)
     return retriever.get_scores(query_tokens)
 
 
-QUERIES = ["what did I say about Lisbon?", "green tea", "sister birthday cake piano", "python bug", "the and of"]
+QUERIES = ["what did I say about Lisbon?", "green tea", "sister birthday cake piano", "python bug", "the and of",
+           "where did I grow up", "where did I leave the children"]
 
 
 @pytest.mark.parametrize("query", QUERIES)
@@ -73,6 +76,16 @@ def test_scores_still_equal_bm25s_after_removals_edits_and_compaction(monkeypatc
         expected = bm25s_scores([corpus[k] for k in keys], query)
         got = {hit.id: hit.score for hit in index.search(query, k=len(keys))}
         np.testing.assert_allclose([got.get(k, 0.0) for k in keys], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_inflected_and_irregular_forms_find_each_other():
+    index = RecallIndex()
+    told = ["I grew up in Charleston.", "I left my keys in the blue bowl.", "My sister lives in Porto.", "My children love chess."]
+    for n, text in enumerate(told):
+        index.add(("message", n), text)
+    for query, expected in [("Sorry, where did I grow up?", 0), ("where did I leave my keys", 1),
+                            ("Where is my sister living now?", 2), ("What game does my child like?", 3)]:
+        assert [hit.id for hit in index.search(query, 1)] == [expected], query
 
 
 def test_search_returns_best_first_with_sources_and_filters():
