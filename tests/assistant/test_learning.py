@@ -240,6 +240,7 @@ def test_rollback_refuses_a_version_the_gate_rejected(session):
 
 def test_versions_kept_are_the_recent_ones_and_the_active_one(session):
     session.settings.set("learning.keep_recent", 2)
+    session.settings.set("learning.gate", False)  # every update becomes a version (the gate is tested above)
     session.new_conversation()
     talk(session, ["one", "two", "three", "four", "five"])
     versions = session.adapter_versions()

@@ -53,8 +53,9 @@ def test_the_learner_trains_a_copy_and_leaves_the_base_untouched(base, tiny_toke
     assert not any("lora_" in k for k in base.state_dict())
 
 
-def test_updates_lower_the_loss_on_what_was_learned(base, tiny_tokenizer, anchor_docs):
-    learner = make(base, tiny_tokenizer, anchor_docs, lr=1e-2, gate=False, distill_weight=0.0)
+@pytest.mark.parametrize("bf16", ["off", "on"])
+def test_updates_lower_the_loss_on_what_was_learned(base, tiny_tokenizer, anchor_docs, bf16):
+    learner = make(base, tiny_tokenizer, anchor_docs, lr=1e-2, gate=False, distill_weight=0.0, bf16=bf16)
     text = exchange("my sister lives in Porto and her birthday is on the fourth of May")
     before = learner.personal_loss([text])
     for _ in range(10):
@@ -166,3 +167,12 @@ def test_split_anchor_separates_documents_by_blank_lines():
 def test_settings_name_the_bad_value():
     with pytest.raises(ValueError, match="tolerance"):
         LearnerSettings(tolerance=1.5)
+    with pytest.raises(ValueError, match="bf16"):
+        LearnerSettings(bf16="yes")
+
+
+def test_the_gate_measures_in_fp32_whatever_the_steps_use(base, tiny_tokenizer, anchor_docs):
+    """bf16 steps must not shift the losses the gate compares: a fresh adapter is the base exactly."""
+    on, off = make(base, tiny_tokenizer, anchor_docs, bf16="on"), make(base, tiny_tokenizer, anchor_docs, bf16="off")
+    assert on.base_anchor_loss() == off.base_anchor_loss()
+    assert on.anchor_loss() == on.base_anchor_loss()
