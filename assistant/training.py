@@ -200,7 +200,7 @@ def add_drills(args) -> int:
     """
     import numpy as np
 
-    from core.data import drill_docs
+    from core.data import corpus_words, drill_docs, read_jsonl
     from core.tokenizer import Tokenizer
     from core.train import tokenize_to_file
 
@@ -212,7 +212,12 @@ def add_drills(args) -> int:
     tok = Tokenizer.load(run / "tokenizer.model")
     drills = run / "drills.bin"
     chars = args.tokens * 3.8  # about 3.8 characters a token for this text
-    n_tok, n_bytes = tokenize_to_file((d.text for d in drill_docs(args.seed, chars)), tok.encode, drills, tok.end_id)
+    corpus_train = Path(info.get("corpus", "")) / "train.jsonl"
+    words = None
+    if corpus_train.is_file():  # wide drills draw their values from the corpus's own words
+        words = corpus_words(row["text"] for row in read_jsonl(corpus_train) if row.get("source") != "generated")
+    docs = drill_docs(args.seed, chars, words=words)
+    n_tok, n_bytes = tokenize_to_file((d.text for d in docs), tok.encode, drills, tok.end_id)
     base = np.memmap(run / "train.bin", dtype=np.uint16, mode="r")[:base_tokens]
     tmp = run / "train.bin.tmp"
     with open(tmp, "wb") as f:
@@ -224,7 +229,8 @@ def add_drills(args) -> int:
     step = 0
     if (run / "ckpt" / "trainer.json").is_file():
         step = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]["step"]
-    ext.append({"recipe": f"core.data.drill_docs(seed={args.seed})", "from_step": step, "tokens": n_tok, "bytes": n_bytes,
+    recipe = f"core.data.drill_docs(seed={args.seed}" + (", words=corpus_words(corpus train.jsonl))" if words else ")")
+    ext.append({"recipe": recipe, "from_step": step, "tokens": n_tok, "bytes": n_bytes,
                 "train_tokens_before": base_tokens, "train_bytes_before": base_bytes})
     info["train"] = {"tokens": base_tokens + n_tok, "bytes": base_bytes + n_bytes}
     (run / "data.json").write_text(json.dumps(info, indent=2))

@@ -33,7 +33,7 @@ from core.data_sources import SOURCES, Source, SourceMissing
 from core.errors import ModelError
 from core.template import END, ROLE_TOKENS, clean_text, render_chat
 
-BUILD_VERSION = 2  # 2: recall drills added to the training split
+BUILD_VERSION = 3  # 2: recall drills added to the training split; 3: wide drills (corpus words as values)
 VAL_FRACTION = 0.015
 ANCHOR_CHARS = 200_000
 ANCHOR_MAX_DOC = 3_000  # anchor documents are short, so the set mixes many
@@ -275,7 +275,8 @@ def build_corpus(
         (val if _split_value(seed, "val:" + doc.key) < VAL_FRACTION else train).append(doc)
     # Recall drills, training split only: a dense copy signal (see dialogues.recall_drill).
     train_chars = sum(len(d.text) for d in train)
-    train += drill_docs(seed, train_chars * DRILL_SHARE / (1 - DRILL_SHARE), seen, kinds)
+    words = corpus_words(d.text for d in train if d.source != "generated")
+    train += drill_docs(seed, train_chars * DRILL_SHARE / (1 - DRILL_SHARE), seen, kinds, words)
     rng.shuffle(train)
     rng.shuffle(val)
 
@@ -298,11 +299,33 @@ def build_corpus(
     return manifest
 
 
-def drill_docs(seed: int, chars: float, seen: set | None = None, kinds: Counter | None = None) -> Iterator[Doc]:
+_PROPER = re.compile(r"(?<=[a-z,] )[A-Z][a-z]{2,13}\b")  # capitalised mid-sentence
+_COMMON = re.compile(r"\b[a-z]{4,14}\b")
+
+
+def corpus_words(texts: Iterable[str], min_count: int = 3) -> dialogues.WordLists:
+    """The vocabulary wide recall drills draw values from: words of the natural text seen at
+    least `min_count` times, capitalised mid-sentence (names, places) or lower-case. Sorted, so
+    the drills built from them are reproducible."""
+    proper: Counter = Counter()
+    common: Counter = Counter()
+    for text in texts:
+        proper.update(_PROPER.findall(text))
+        common.update(_COMMON.findall(text))
+    lower = {w for w, n in common.items() if n >= min_count}
+    return dialogues.WordLists(
+        proper=tuple(sorted(w for w, n in proper.items() if n >= min_count and w.lower() not in lower)),
+        common=tuple(sorted(lower)),
+    )
+
+
+def drill_docs(
+    seed: int, chars: float, seen: set | None = None, kinds: Counter | None = None, words: dialogues.WordLists | None = None
+) -> Iterator[Doc]:
     """Rendered recall drills until `chars` characters, skipping any text already in `seen`."""
     seen = set() if seen is None else seen
     made = 0
-    for drill in dialogues.generate_drills(seed):
+    for drill in dialogues.generate_drills(seed, words=words):
         if made >= chars:
             return
         text = "".join(render(clean_dialogue(g.messages), g.memory) for g in drill)

@@ -1085,6 +1085,22 @@ BUILDERS = (
 )
 
 
+_GRAMMAR_LISTS = frozenset({"eval_side", "places", "title_adjectives", "title_nouns", "syllables"})
+
+
+def _remade_pools(base: Pools, makers: dict, default, size: int) -> Pools:
+    """`base` with each value list (not the grammar-bearing ones) made anew: `size` calls of
+    `makers[name]`, else of `default`."""
+    lists = {}
+    for f in fields(base):
+        if f.name in _GRAMMAR_LISTS:
+            lists[f.name] = getattr(base, f.name)
+        else:
+            make = makers.get(f.name, default)
+            lists[f.name] = tuple(make() for _ in range(size))
+    return Pools(**lists)
+
+
 def scrambled_pools(rng: random.Random, base: Pools = TRAIN, size: int = 24) -> Pools:
     """Pools of values no model can know: invented words for names, places and single-word
     things, random phrases from the training words for the rest. A value drawn from these can
@@ -1105,25 +1121,53 @@ def scrambled_pools(rng: random.Random, base: Pools = TRAIN, size: int = 24) -> 
     invented = {"names": lambda: word().capitalize(), "pet_names": lambda: word().capitalize(),
                 "cities": lambda: word().capitalize(), "languages": lambda: word().capitalize(),
                 "code_words": lambda: rng.choice(vocab), "instruments": word, "subjects": word}
-    keep = {"eval_side", "places", "title_adjectives", "title_nouns", "syllables"}  # grammar-bearing lists
-    lists = {}
-    for f in fields(base):
-        if f.name in keep:
-            lists[f.name] = getattr(base, f.name)
-        else:
-            make = invented.get(f.name, phrase)
-            lists[f.name] = tuple(make() for _ in range(size))
-    return Pools(**lists)
+    return _remade_pools(base, invented, phrase, size)
 
 
-def recall_drill(rng: random.Random, pools: Pools, segments: int = 4) -> list[Generated]:
+@dataclass(frozen=True)
+class WordLists:
+    """A large vocabulary for `wide_pools`: capitalised (proper) and lower-case (common) words."""
+
+    proper: tuple[str, ...]
+    common: tuple[str, ...]
+
+
+def wide_pools(rng: random.Random, words: WordLists, base: Pools = TRAIN, size: int = 24) -> Pools:
+    """Pools of real words drawn from a large vocabulary (`WordLists`, e.g. the corpus's own):
+    capitalised words for names, places and languages, lower-case words and phrases for the rest.
+
+    Scrambled values teach the model to copy what it has never seen; but a value that looks like
+    a real word it then guesses from the short training lists instead ("Wellington" for Ohrid).
+    Values from thousands of real words, each rarely seen as a value, leave copying as the only
+    way for those too.
+    """
+    evals = _eval_values()
+    proper = [w for w in words.proper if w.lower() not in evals]
+    common = [w for w in words.common if w not in evals]
+
+    def phrase() -> str:
+        return " ".join(rng.choice(common) for _ in range(rng.randint(1, 3)))
+
+    real = {"names": lambda: rng.choice(proper), "pet_names": lambda: rng.choice(proper),
+            "cities": lambda: rng.choice(proper), "languages": lambda: rng.choice(proper),
+            "code_words": lambda: rng.choice(common), "instruments": lambda: rng.choice(common),
+            "subjects": lambda: rng.choice(common)}
+    return _remade_pools(base, real, phrase, size)
+
+
+def recall_drill(rng: random.Random, pools: Pools, segments: int = 4, words: WordLists | None = None) -> list[Generated]:
     """Several memory-block questions in a row, each with a fresh block and no small talk.
 
     In ordinary dialogues the value to copy is a few tokens in a hundred; a drill packs one
     question per block, so the copy skill gets a dense signal (one in five is an absent case).
-    Most drills draw their values from `scrambled_pools`, so copying is the only way to answer.
+    Most drills draw their values from `scrambled_pools` or (given `words`) `wide_pools`, so
+    copying is the only way to answer.
     """
-    if rng.random() < 0.7:
+    wide = words is not None and min(len(words.proper), len(words.common)) >= 100  # a vocabulary, not a handful
+    r = rng.random()
+    if wide and r < 0.45:
+        pools = wide_pools(rng, words, pools)
+    elif r < (0.8 if wide else 0.7):
         pools = scrambled_pools(rng, pools)
     drill = []
     for _ in range(segments):
@@ -1132,12 +1176,14 @@ def recall_drill(rng: random.Random, pools: Pools, segments: int = 4) -> list[Ge
     return drill
 
 
-def generate_drills(seed: int, count: int | None = None, pools: Pools = TRAIN) -> Iterator[list[Generated]]:
-    """Endless (or `count`) recall drills, reproducible from `seed`."""
+def generate_drills(
+    seed: int, count: int | None = None, pools: Pools = TRAIN, words: WordLists | None = None
+) -> Iterator[list[Generated]]:
+    """Endless (or `count`) recall drills, reproducible from `seed` (and `words`)."""
     rng = random.Random(f"drills-{seed}")
     made = 0
     while count is None or made < count:
-        yield recall_drill(rng, pools, rng.randint(3, 6))
+        yield recall_drill(rng, pools, rng.randint(3, 6), words)
         made += 1
 
 

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from core import dialogues
-from core.data import CorpusError, build_corpus, check_rendered, clean_dialogue, clean_document, read_jsonl
+from core.data import CorpusError, build_corpus, check_rendered, clean_dialogue, clean_document, corpus_words, read_jsonl
 from core.data_sources import SOURCES, Source, _RReader, parse_chatterbot_yaml
 from core.template import MEMORY, ROLE_TOKENS
 
@@ -205,6 +205,32 @@ def test_recall_drills_pack_one_block_per_question_and_copy_from_it():
             assert any(value in note for note in g.memory) and value in g.messages[-1][1]
         else:
             assert value not in g.messages[-1][1]
+
+
+def test_corpus_words_keep_frequent_names_and_words_apart():
+    text = "We met Mr Darcy at Pemberley. later, Darcy and Elizabeth walked to Pemberley with the happy dog. " * 3
+    words = corpus_words([text, "the happy Dog slept"])
+    assert "Darcy" in words.proper and "Pemberley" in words.proper and "Elizabeth" in words.proper
+    assert "We" not in words.proper  # sentence-initial capitals say nothing
+    assert "happy" in words.common and "walked" in words.common and "Dog" not in words.proper
+    assert corpus_words([text]) == corpus_words([text])  # sorted: drills built from them are reproducible
+
+
+def test_wide_drills_take_real_words_as_values_never_the_held_out_ones():
+    evals = dialogues._eval_values()
+    proper = tuple(f"Word{c}{d}".capitalize() for c in "abcdefghij" for d in "klmnopqrst") + tuple(sorted(evals))[:5]
+    common = tuple(f"thing{c}{d}" for c in "abcdefghij" for d in "klmnopqrst")
+    words = dialogues.WordLists(proper=tuple(w.capitalize() for w in proper), common=common)
+    segments = [g for drill in dialogues.generate_drills(4, 200, words=words) for g in drill]
+    values = [g.facts[0].value for g in segments]
+    from_words = [v for v in values if any(w in v for w in (*words.proper, *words.common))]
+    assert len(from_words) > len(values) // 4  # wide drills are a large part of the drills
+    assert not any(v.lower() in evals for v in values)
+    for g in segments:
+        if g.kind == "drill:recall":
+            assert any(g.facts[0].value in note for note in g.memory) and g.facts[0].value in g.messages[-1][1]
+    # without a vocabulary (or with a handful of words) the drills are the scrambled and plain ones
+    assert list(dialogues.generate_drills(4, 20)) == list(dialogues.generate_drills(4, 20, words=dialogues.WordLists(("Ann",), ("pear",))))
 
 
 def test_drills_are_in_the_training_split_only(built):
