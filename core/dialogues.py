@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 # --- value pools ------------------------------------------------------------------------------
 
@@ -1132,6 +1133,13 @@ class WordLists:
     common: tuple[str, ...]
 
 
+@lru_cache(maxsize=4)
+def _without_held_out(words: WordLists) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`words` less the held-out values, once per vocabulary (not once per drill)."""
+    evals = _eval_values()
+    return tuple(w for w in words.proper if w.lower() not in evals), tuple(w for w in words.common if w not in evals)
+
+
 def wide_pools(rng: random.Random, words: WordLists, base: Pools = TRAIN, size: int = 24) -> Pools:
     """Pools of real words drawn from a large vocabulary (`WordLists`, e.g. the corpus's own):
     capitalised words for names, places and languages, lower-case words and phrases for the rest.
@@ -1141,9 +1149,7 @@ def wide_pools(rng: random.Random, words: WordLists, base: Pools = TRAIN, size: 
     Values from thousands of real words, each rarely seen as a value, leave copying as the only
     way for those too.
     """
-    evals = _eval_values()
-    proper = [w for w in words.proper if w.lower() not in evals]
-    common = [w for w in words.common if w not in evals]
+    proper, common = _without_held_out(words)
 
     def phrase() -> str:
         return " ".join(rng.choice(common) for _ in range(rng.randint(1, 3)))

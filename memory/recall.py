@@ -7,8 +7,8 @@ exactly bm25s's default ("lucene") BM25, with its tokenisation (lowercase, `\\b\
 extended English stop-word list and a stemmer (Snowball English through PyStemmer, after a
 small table of irregular forms, so "Where did I grow up?" finds "I grew up in Charleston" and
 "where did I leave my keys" finds "I left my keys ..."); `tests/memory/test_store_recall.py`
-checks the scores against bm25s, given the same stemmer, on a static corpus. The index is never written anywhere: it lives and dies with
-the unlocked store.
+checks the scores against bm25s, given the same stemmer, on a static corpus. The index is never
+written anywhere: it lives and dies with the unlocked store.
 
 Layout: documents occupy slots; each term has a posting list (`array` of slot numbers and
 term frequencies, appended in place and scored as zero-copy numpy views). A removed document's
