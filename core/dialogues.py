@@ -1086,7 +1086,13 @@ BUILDERS = (
 )
 
 
-_GRAMMAR_LISTS = frozenset({"eval_side", "places", "title_adjectives", "title_nouns", "syllables"})
+_GRAMMAR_LISTS = frozenset({"eval_side", "title_adjectives", "title_nouns", "syllables"})
+_PLACE_WORDS = ("in the", "under the", "on the", "behind the", "by the", "inside the", "next to the", "on top of the")
+
+
+def _place(rng: random.Random, noun) -> str:
+    """A made-up hiding place ("under the green kettle"): a preposition, then `noun()`."""
+    return f"{rng.choice(_PLACE_WORDS)} {noun()}"
 
 
 def _remade_pools(base: Pools, makers: dict, default, size: int) -> Pools:
@@ -1121,7 +1127,8 @@ def scrambled_pools(rng: random.Random, base: Pools = TRAIN, size: int = 24) -> 
 
     invented = {"names": lambda: word().capitalize(), "pet_names": lambda: word().capitalize(),
                 "cities": lambda: word().capitalize(), "languages": lambda: word().capitalize(),
-                "code_words": lambda: rng.choice(vocab), "instruments": word, "subjects": word}
+                "code_words": lambda: rng.choice(vocab), "instruments": word, "subjects": word,
+                "places": lambda: _place(rng, lambda: rng.choice((word, phrase))())}
     return _remade_pools(base, invented, phrase, size)
 
 
@@ -1157,7 +1164,7 @@ def wide_pools(rng: random.Random, words: WordLists, base: Pools = TRAIN, size: 
     real = {"names": lambda: rng.choice(proper), "pet_names": lambda: rng.choice(proper),
             "cities": lambda: rng.choice(proper), "languages": lambda: rng.choice(proper),
             "code_words": lambda: rng.choice(common), "instruments": lambda: rng.choice(common),
-            "subjects": lambda: rng.choice(common)}
+            "subjects": lambda: rng.choice(common), "places": lambda: _place(rng, phrase)}
     return _remade_pools(base, real, phrase, size)
 
 
@@ -1171,9 +1178,9 @@ def recall_drill(rng: random.Random, pools: Pools, segments: int = 4, words: Wor
     """
     wide = words is not None and min(len(words.proper), len(words.common)) >= 100  # a vocabulary, not a handful
     r = rng.random()
-    if wide and r < 0.45:
+    if wide and r < 0.55:
         pools = wide_pools(rng, words, pools)
-    elif r < (0.8 if wide else 0.7):
+    elif r < (0.85 if wide else 0.7):
         pools = scrambled_pools(rng, pools)
     drill = []
     for _ in range(segments):

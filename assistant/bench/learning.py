@@ -207,6 +207,7 @@ def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_
     answer = SamplingSettings(temperature=0.0, repetition_penalty=1.1, max_tokens=max(32, max_tokens), seed=0)
     recalled: list[bool] = []
     in_block: list[bool] = []
+    misses: list[dict] = []  # the questions answered wrongly: what was asked, told and replied
     waits: list[float] = []
     t0 = time.perf_counter()
     for index, convs in enumerate(script.sessions):
@@ -226,6 +227,9 @@ def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_
                         value = turn.fact.value.casefold()
                         recalled.append(value in reply.text.casefold())
                         in_block.append(any(value in s.casefold() for s in reply.memory_used))
+                        if not recalled[-1]:
+                            misses.append({"question": turn.text, "value": turn.fact.value,
+                                           "reply": reply.text[:160], "in_block": in_block[-1]})
         finally:
             session.close()
     elapsed = time.perf_counter() - t0
@@ -233,6 +237,7 @@ def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_
         "recall": _share(recalled),
         "recall_in_block": _share(in_block),
         "questions": len(recalled),
+        "misses": misses,
         "wait_ms_median": round(1000 * statistics.median(waits), 1) if waits else 0.0,
         "seconds": round(elapsed, 1),
     }}
@@ -351,4 +356,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<10} {r['personal_loss_change']:>+9.1%} {r['anchor_drift']:>+8.2%} {r['recall']:>7.0%} "
               f"{r['recall_in_block']:>9.0%} {r['update_ms']:>10.0f} {r['rejected']:>9}")
     print("targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in report["meets"].items()))
+    for miss in results.get("default", {}).get("misses", []):
+        where = "in the block" if miss["in_block"] else "not in the block"
+        print(f"  default missed {miss['value']!r} ({where}): {miss['question']} -> {miss['reply'][:80]!r}")
     return 0

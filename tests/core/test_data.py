@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import struct
 
@@ -231,6 +232,21 @@ def test_wide_drills_take_real_words_as_values_never_the_held_out_ones():
             assert any(g.facts[0].value in note for note in g.memory) and g.facts[0].value in g.messages[-1][1]
     # without a vocabulary (or with a handful of words) the drills are the scrambled and plain ones
     assert list(dialogues.generate_drills(4, 20)) == list(dialogues.generate_drills(4, 20, words=dialogues.WordLists(("Ann",), ("pear",))))
+
+
+def test_drills_make_up_hiding_places_so_the_training_list_cannot_be_guessed():
+    """A place is asked as "where did I put X?"; if every drill took it from the short training
+    list, the model would answer "in the top drawer" for the held-out "in the biscuit tin"."""
+    common = tuple(f"thing{c}{d}" for c in "abcdefghij" for d in "klmnopqrst")
+    words = dialogues.WordLists(proper=tuple(w.capitalize() for w in common), common=common)
+    rng = random.Random(3)
+    evals = dialogues._eval_values()
+    for pools in (dialogues.wide_pools(rng, words), dialogues.scrambled_pools(rng)):
+        assert not set(pools.places) & set(dialogues.TRAIN.places) and not set(pools.places) & evals
+        for place in pools.places:  # still a place the templates can say: "I put my keys under the ..."
+            assert place.startswith(("in the ", "under the ", "on the ", "behind the ", "by the ", "inside the ",
+                                     "next to the ", "on top of the ")), place
+    assert any(p.split()[-1] in common for p in dialogues.wide_pools(rng, words).places)
 
 
 def test_drills_are_in_the_training_split_only(built):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import statistics
-import time
 
 import numpy as np
 import pytest
@@ -102,21 +100,21 @@ def test_search_returns_best_first_with_sources_and_filters():
     assert index.search("zzz unknown", k=5) == [] and index.search("Lisbon", k=0) == []
 
 
-def test_recall_on_100k_messages_is_under_50ms():
-    """Issue 3's target, measured on this machine (median over queries drawn from the messages)."""
+def test_recall_finds_the_one_telling_message_among_100k():
+    """At issue 3's scale the right message still ranks first. (Its 50 ms latency target is a
+    figure of `assistant bench store`, measured there, not timed here.)"""
     texts = Corpus(seed=5).messages(100_000)
+    planted = {17: "my locksmith is called Ottoline Vasquez-Brandt", 99_123: "the spare key hides under the geranium pot"}
     index = RecallIndex()
     for n, text in enumerate(texts):
-        index.add(("message", n), text, n // 200)
+        index.add(("message", n), planted.get(n, text), n // 200)
+    assert index.search("what is my locksmith called?", 3)[0].id == 17
+    assert index.search("where does the spare key hide?", 3)[0].id == 99_123
     rng = random.Random(6)
-    times = []
-    for _ in range(30):
-        words = rng.choice(texts).split()
-        query = " ".join(words[: rng.randint(3, 8)])
-        start = time.perf_counter()
-        index.search(query, 5)
-        times.append(time.perf_counter() - start)
-    assert statistics.median(times) < 0.050, f"median {statistics.median(times) * 1000:.1f} ms"
+    for _ in range(20):  # a message's own rare words find it again
+        n = rng.randrange(len(texts))
+        query = " ".join(sorted(set(texts[n].split()), key=len)[-4:])
+        assert n in {h.id for h in index.search(query, 10)}, (query, texts[n])
 
 
 # --- wired to the store ------------------------------------------------------------------------
