@@ -216,7 +216,8 @@ def add_drills(args) -> int:
     words = None
     if corpus_train.is_file():  # wide drills draw their values from the corpus's own words
         words = corpus_words(row["text"] for row in read_jsonl(corpus_train) if row.get("source") != "generated")
-    docs = drill_docs(args.seed, chars, words=words)
+    echo = bool(getattr(args, "echo", False))
+    docs = drill_docs(args.seed, chars, words=words, echo=echo)
     n_tok, n_bytes = tokenize_to_file((d.text for d in docs), tok.encode, drills, tok.end_id)
     base = np.memmap(run / "train.bin", dtype=np.uint16, mode="r")[:base_tokens]
     tmp = run / "train.bin.tmp"
@@ -229,7 +230,8 @@ def add_drills(args) -> int:
     step = 0
     if (run / "ckpt" / "trainer.json").is_file():
         step = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]["step"]
-    recipe = f"core.data.drill_docs(seed={args.seed}" + (", words=corpus_words(corpus train.jsonl))" if words else ")")
+    recipe = f"core.data.drill_docs(seed={args.seed}" + (", words=corpus_words(corpus train.jsonl)" if words else "")
+    recipe += ", echo=True)" if echo else ")"
     ext.append({"recipe": recipe, "from_step": step, "tokens": n_tok, "bytes": n_bytes,
                 "train_tokens_before": base_tokens, "train_bytes_before": base_bytes})
     info["train"] = {"tokens": base_tokens + n_tok, "bytes": base_bytes + n_bytes}

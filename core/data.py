@@ -321,12 +321,17 @@ def corpus_words(texts: Iterable[str], min_count: int = 3) -> dialogues.WordList
 
 
 def drill_docs(
-    seed: int, chars: float, seen: set | None = None, kinds: Counter | None = None, words: dialogues.WordLists | None = None
+    seed: int,
+    chars: float,
+    seen: set | None = None,
+    kinds: Counter | None = None,
+    words: dialogues.WordLists | None = None,
+    echo: bool = False,
 ) -> Iterator[Doc]:
     """Rendered recall drills until `chars` characters, skipping any text already in `seen`."""
     seen = set() if seen is None else seen
     made = 0
-    for drill in dialogues.generate_drills(seed, words=words):
+    for drill in dialogues.generate_drills(seed, words=words, echo=echo):
         if made >= chars:
             return
         text = "".join(render(clean_dialogue(g.messages), g.memory) for g in drill)

@@ -1168,13 +1168,15 @@ def wide_pools(rng: random.Random, words: WordLists, base: Pools = TRAIN, size: 
     return _remade_pools(base, real, phrase, size)
 
 
-def recall_drill(rng: random.Random, pools: Pools, segments: int = 4, words: WordLists | None = None) -> list[Generated]:
+def recall_drill(
+    rng: random.Random, pools: Pools, segments: int = 4, words: WordLists | None = None, echo: bool = False
+) -> list[Generated]:
     """Several memory-block questions in a row, each with a fresh block and no small talk.
 
     In ordinary dialogues the value to copy is a few tokens in a hundred; a drill packs one
     question per block, so the copy skill gets a dense signal (one in five is an absent case).
     Most drills draw their values from `scrambled_pools` or (given `words`) `wide_pools`, so
-    copying is the only way to answer.
+    copying is the only way to answer. With `echo`, a quarter of the segments are `echo_segment`s.
     """
     wide = words is not None and min(len(words.proper), len(words.common)) >= 100  # a vocabulary, not a handful
     r = rng.random()
@@ -1184,19 +1186,42 @@ def recall_drill(rng: random.Random, pools: Pools, segments: int = 4, words: Wor
         pools = scrambled_pools(rng, pools)
     drill = []
     for _ in range(segments):
-        g = (recall_dialogue if rng.random() < 0.8 else absent_dialogue)(rng, pools)
+        r = rng.random()
+        if echo and r < 0.25:
+            drill.append(echo_segment(rng, pools))
+            continue
+        g = (recall_dialogue if r < (0.85 if echo else 0.8) else absent_dialogue)(rng, pools)
         drill.append(Generated(g.messages[-2:], g.memory, "drill:" + g.kind, g.facts))
     return drill
 
 
+ECHO_ASKS = ("Can you repeat this back to me: {}.", "Please say these back exactly: {}.", "Repeat after me: {}.",
+             "Copy this down exactly: {}.", "Say this back so I know you got it: {}.", "Read this back to me: {}.")
+ECHO_REPLIES = ("{}.", "Sure: {}.", "Here you go: {}.", "Of course: {}.", "Got it: {}.")
+
+
+def echo_segment(rng: random.Random, pools: Pools) -> Generated:
+    """The user asks for a few values back word for word; the assistant repeats them exactly.
+
+    Every token of the reply is a copy of one a few tokens back, so these train the copying
+    (the attention blocks' induction) that recall depends on: held-out values were mostly
+    found but then miscopied after their first piece ("Plovia" for Plovdiv).
+    """
+    facts = make_persona(rng, pools, rng.randint(2, 4))
+    values = [f.value for f in facts]
+    said = ", ".join(values[:-1]) + " and " + values[-1]
+    return Generated([("user", rng.choice(ECHO_ASKS).format(said)), ("assistant", rng.choice(ECHO_REPLIES).format(said))],
+                     None, "drill:echo", facts)
+
+
 def generate_drills(
-    seed: int, count: int | None = None, pools: Pools = TRAIN, words: WordLists | None = None
+    seed: int, count: int | None = None, pools: Pools = TRAIN, words: WordLists | None = None, echo: bool = False
 ) -> Iterator[list[Generated]]:
-    """Endless (or `count`) recall drills, reproducible from `seed` (and `words`)."""
+    """Endless (or `count`) recall drills, reproducible from `seed` (and `words`, `echo`)."""
     rng = random.Random(f"drills-{seed}")
     made = 0
     while count is None or made < count:
-        yield recall_drill(rng, pools, rng.randint(3, 6), words)
+        yield recall_drill(rng, pools, rng.randint(3, 6), words, echo)
         made += 1
 
 

@@ -75,12 +75,13 @@ def test_drills_are_added_once_and_replaced_not_stacked(tmp_path, corpus):
     assert main(["train", "drills", "--run", str(run), "--tokens", "3000"]) == 0
     first = np.fromfile(run / "train.bin", dtype=np.uint16)
     assert np.array_equal(first[: len(base)], base) and len(first) > len(base) + 1000
-    assert main(["train", "drills", "--run", str(run), "--tokens", "3000", "--seed", "1"]) == 0
+    assert main(["train", "drills", "--run", str(run), "--tokens", "3000", "--seed", "1", "--echo"]) == 0
     second = np.fromfile(run / "train.bin", dtype=np.uint16)
     assert np.array_equal(second[: len(base)], base) and not np.array_equal(second[len(base):][:500], first[len(base):][:500])
     info = json.loads((run / "data.json").read_text())
     assert info["train"]["tokens"] == len(second)
     assert [e["from_step"] for e in info["extensions"]] == [1, 1]
+    assert "echo" not in info["extensions"][0]["recipe"] and "echo=True" in info["extensions"][1]["recipe"]
     # training goes on over the new file
     assert _train(run, corpus, 2) == 0
 

@@ -249,6 +249,18 @@ def test_drills_make_up_hiding_places_so_the_training_list_cannot_be_guessed():
     assert any(p.split()[-1] in common for p in dialogues.wide_pools(rng, words).places)
 
 
+def test_echo_segments_repeat_the_values_word_for_word():
+    plain = list(dialogues.generate_drills(6, 30))
+    echoed = list(dialogues.generate_drills(6, 30, echo=True))
+    kinds = [g.kind for drill in echoed for g in drill]
+    assert "drill:echo" in kinds and "drill:echo" not in [g.kind for drill in plain for g in drill]
+    assert 0.1 < kinds.count("drill:echo") / len(kinds) < 0.4
+    for g in (g for drill in echoed for g in drill if g.kind == "drill:echo"):
+        (_, asked), (_, replied) = g.messages
+        said = asked.split(": ", 1)[1]
+        assert replied.endswith(said) and all(f.value in said for f in g.facts) and g.memory is None
+
+
 def test_drills_are_in_the_training_split_only(built):
     out, manifest = built
     assert manifest["generated_kinds"]["drill"] > 0

@@ -70,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = sub.add_parser("drills", help="set a run's training tokens to its corpus plus recall drills")
     d.add_argument("--run", required=True, metavar="DIR", help="a prepared run folder")
     d.add_argument("--tokens", type=int, required=True, help="about how many drill tokens (replacing any added before)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int, default=0, help="seed of the generated drills (default 0)")
+    d.add_argument("--echo", action="store_true",
+                   help="make a quarter of the drill segments echo requests (values repeated word for word)")
     b = sub.add_parser("compare", help="equal-budget comparison with the transformer baseline (LR sweep for each)")
     b.add_argument("--run", required=True, metavar="DIR", help="a prepared run (its config, tokenizer and token files)")
     b.add_argument("--steps", type=int, default=300, help="optimiser steps for every model (default 300)")
