@@ -783,8 +783,9 @@ class Session:
         snippets: list[str] = []
         for hit in hits:
             if hit.kind == "message":
-                # the user's own statements only: a reply may be wrong, and a question tells nothing
-                if hit.text.rstrip().endswith("?"):
+                # the user's own statements only: a reply may be wrong, and a question or a bare
+                # "hi" tells nothing (and a greeting matched by "Hi! What's my name?" pushed out facts)
+                if hit.text.rstrip().endswith("?") or len(hit.text.split()) < 3:
                     continue
                 try:
                     if self.store.get_message(hit.id).role != "user":

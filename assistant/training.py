@@ -180,9 +180,13 @@ def export_run(args) -> int:
     lineage = run / "lineage.json"
     if lineage.is_file():
         card["architecture_changes"] = json.loads(lineage.read_text())["architecture_changes"]
+    # notes written into the card about earlier legs (what changed, what was measured) are kept
+    notes = {leg["start_step"]: leg["note"] for leg in card.get("training", {}).get("legs", []) if leg.get("note")}
+    legs = [{**leg, "note": notes[leg["start_step"]]} if leg["start_step"] in notes and not leg.get("note") else leg
+            for leg in trainer["legs"]]
     card["training"] = {
         "steps": trainer["step"], "tokens_seen": trainer["tokens_seen"], "wall_seconds": round(trainer["wall_seconds"]),
-        "history": trainer["history"], "legs": trainer["legs"],
+        "history": trainer["history"], "legs": legs,
         "settings": json.loads((run / "ckpt" / "trainer.json").read_text())["settings"],
     }
     card_path.write_text(json.dumps(card, indent=2) + "\n")

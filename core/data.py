@@ -33,8 +33,9 @@ from core.data_sources import SOURCES, Source, SourceMissing
 from core.errors import ModelError
 from core.template import END, ROLE_TOKENS, clean_text, render_chat
 
-BUILD_VERSION = 4  # 2: recall drills added to the training split; 3: wide drills (corpus words as values);
-# 4: made-up hiding places in wide and scrambled drills, a larger wide share
+BUILD_VERSION = 5  # 2: recall drills added to the training split; 3: wide drills (corpus words as values);
+# 4: made-up hiding places in wide and scrambled drills, a larger wide share;
+# 5: recall blocks from one snippet up (single-snippet blocks had been absent cases only)
 VAL_FRACTION = 0.015
 ANCHOR_CHARS = 200_000
 ANCHOR_MAX_DOC = 3_000  # anchor documents are short, so the set mixes many

@@ -1011,7 +1011,9 @@ def recall_dialogue(rng: random.Random, pools: Pools) -> Generated:
     persona = make_persona(rng, pools, rng.randint(3, 8))
     target = rng.choice(persona)
     others = _distractors(rng, persona, target)
-    memory = _memory_block(rng, target, others, rng.randint(2, 6))
+    # from one snippet up: were single-snippet blocks only ever absent cases, a block holding just
+    # the answer (common when one message matches) would read as "not told"
+    memory = _memory_block(rng, target, others, rng.randint(1, 6))
     messages = _small_history(rng, persona, target)
     messages += [("user", ask_text(rng, target)), ("assistant", answer_text(rng, target))]
     return Generated(messages, memory, "recall", [target])

@@ -270,12 +270,13 @@ def test_recall_brings_user_messages_from_other_conversations_and_memories(sessi
     assert not own & set(reply.memory_used)
 
 
-def test_recall_leaves_out_questions_which_tell_nothing(session):
+def test_recall_leaves_out_questions_and_greetings_which_tell_nothing(session):
     session.new_conversation()
+    session.send("Hi there!", settings=greedy(4)).wait()
     session.send("Where did I grow up?", settings=greedy(4)).wait()
     session.send("I grew up in Charleston.", settings=greedy(4)).wait()
     session.new_conversation()
-    reply = session.send("Sorry, where did I grow up?", settings=greedy(4))
+    reply = session.send("Hi! Sorry, where did I grow up?", settings=greedy(4))
     reply.wait()
     assert reply.memory_used == ["I grew up in Charleston."]
 

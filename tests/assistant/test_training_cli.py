@@ -58,6 +58,13 @@ def test_card_records_validation_memory_use_and_samples(tmp_path, corpus):
     assert card["validation"]["bits_per_byte"] > 0 and card["model"]["state_bytes"] > 0
     assert card["memory_use"]["cases_with_answer"] > 0 and len(card["samples"]) == 20
     assert (tmp_path / "m" / "anchor.txt").read_bytes() == (corpus / "anchor.txt").read_bytes()
+    # a note written about a leg survives the next export (which rewrites the training record)
+    card["training"]["legs"][0]["note"] = "the first leg, on a tiny corpus"
+    (tmp_path / "m" / "card.json").write_text(json.dumps(card))
+    assert _train(run, corpus, 3) == 0
+    assert main(["train", "export", "--run", str(run), "--out", str(tmp_path / "m")]) == 0
+    legs = json.loads((tmp_path / "m" / "card.json").read_text())["training"]["legs"]
+    assert [leg.get("note") for leg in legs] == ["the first leg, on a tiny corpus", None] and legs[-1]["end_step"] == 3
 
 
 def test_init_from_a_folder_without_a_model_says_so(tmp_path, corpus):

@@ -188,9 +188,9 @@ def test_absent_answers_do_not_contain_the_value():
     absents = [g for g in dialogues.generate_dialogues(1, 400) if g.kind == "absent"]
     assert absents
     for g in absents:
-        value = g.facts[0].value
-        assert not any(value in note for note in g.memory or [])
-        assert value not in g.messages[-1][1]
+        said = re.compile(rf"\b{re.escape(g.facts[0].value)}\b")  # as a word: "gold" is not in "goldfish"
+        assert not any(said.search(note) for note in g.memory or [])
+        assert not said.search(g.messages[-1][1])
 
 
 def test_recall_drills_pack_one_block_per_question_and_copy_from_it():
@@ -259,6 +259,15 @@ def test_echo_segments_repeat_the_values_word_for_word():
         (_, asked), (_, replied) = g.messages
         said = asked.split(": ", 1)[1]
         assert replied.endswith(said) and all(f.value in said for f in g.facts) and g.memory is None
+
+
+def test_block_sizes_do_not_tell_whether_the_answer_is_there():
+    """Every block size that an absent case has, a recall case has too: the model must read the
+    block, not count it (single-snippet blocks were once absent cases only, and it learned that)."""
+    rng = random.Random(2)
+    recall = {len(dialogues.recall_dialogue(rng, dialogues.TRAIN).memory) for _ in range(400)}
+    absent = {len(g.memory) for g in (dialogues.absent_dialogue(rng, dialogues.TRAIN) for _ in range(400)) if g.memory}
+    assert 1 in recall and absent <= recall
 
 
 def test_drills_are_in_the_training_split_only(built):
