@@ -67,7 +67,7 @@ async def test_edit_the_selected_memory(seeded, new_app):
 
 
 async def test_delete_a_memory_asks_first_and_shows_unlearning_progress(seeded, new_app):
-    seeded.configure["learn_delay"] = 0.5
+    seeded.configure["learn_delay"] = 2.0  # wide enough to be seen on a loaded CPU
     app = new_app(seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await open_memory(pilot)
