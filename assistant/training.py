@@ -220,8 +220,7 @@ def add_drills(args) -> int:
     words = None
     if corpus_train.is_file():  # wide drills draw their values from the corpus's own words
         words = corpus_words(row["text"] for row in read_jsonl(corpus_train) if row.get("source") != "generated")
-    echo = bool(getattr(args, "echo", False))
-    docs = drill_docs(args.seed, chars, words=words, echo=echo)
+    docs = drill_docs(args.seed, chars, words=words, echo=args.echo)
     n_tok, n_bytes = tokenize_to_file((d.text for d in docs), tok.encode, drills, tok.end_id)
     base = np.memmap(run / "train.bin", dtype=np.uint16, mode="r")[:base_tokens]
     tmp = run / "train.bin.tmp"
@@ -235,7 +234,7 @@ def add_drills(args) -> int:
     if (run / "ckpt" / "trainer.json").is_file():
         step = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]["step"]
     recipe = f"core.data.drill_docs(seed={args.seed}" + (", words=corpus_words(corpus train.jsonl)" if words else "")
-    recipe += ", echo=True)" if echo else ")"
+    recipe += ", echo=True)" if args.echo else ")"
     ext.append({"recipe": recipe, "from_step": step, "tokens": n_tok, "bytes": n_bytes,
                 "train_tokens_before": base_tokens, "train_bytes_before": base_bytes})
     info["train"] = {"tokens": base_tokens + n_tok, "bytes": base_bytes + n_bytes}

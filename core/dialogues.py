@@ -1188,11 +1188,11 @@ def recall_drill(
         pools = scrambled_pools(rng, pools)
     drill = []
     for _ in range(segments):
-        r = rng.random()
-        if echo and r < 0.25:
+        kind = rng.random()
+        if echo and kind < 0.25:
             drill.append(echo_segment(rng, pools))
             continue
-        g = (recall_dialogue if r < (0.85 if echo else 0.8) else absent_dialogue)(rng, pools)
+        g = (recall_dialogue if kind < (0.85 if echo else 0.8) else absent_dialogue)(rng, pools)
         drill.append(Generated(g.messages[-2:], g.memory, "drill:" + g.kind, g.facts))
     return drill
 
