@@ -586,10 +586,13 @@ class Session:
                 prompt = (
                     render_memory(reply.memory_used) + render_turn("user", text) + render_turn("assistant", "", close=False)
                 )
+                # the same turn without the block, for memory contrast (core.generate)
+                plain = render_turn("user", text) + render_turn("assistant", "", close=False)
+                contrast = tok.encode(plain) if reply.memory_used else None
                 gen = Generator(model, tok)
                 stop = _AnyEvent(cancel, self._closing)
                 last_save = t_first = None
-                for piece in gen.stream(tok.encode(prompt), state, sampling, cancel=stop):
+                for piece in gen.stream(tok.encode(prompt), state, sampling, cancel=stop, contrast_ids=contrast):
                     now = time.perf_counter()
                     if t_first is None:
                         t_first = last_save = now

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "sampling.top_p": 0.9,
     "sampling.repetition_penalty": 1.1,
     "sampling.max_tokens": 256,
+    "sampling.memory_contrast": 0.5,  # how much the <|memory|> block's effect is amplified (core.generate)
     "recall.k": 3,  # snippets in the <|memory|> block before each reply
     # learning
     "learning.paused": False,
@@ -95,6 +96,7 @@ class Settings:
             top_p=float(self.get("sampling.top_p")),
             repetition_penalty=float(self.get("sampling.repetition_penalty")),
             max_tokens=int(self.get("sampling.max_tokens")),
+            memory_contrast=float(self.get("sampling.memory_contrast")),
         )
 
     def learner(self) -> LearnerSettings | None:

@@ -44,17 +44,30 @@ ABSTAIN_MARKERS = ("don't know", "do not know", "haven't told", "have not told",
                    "didn't tell", "not told", "don't remember", "do not remember", "haven't mentioned", "not mentioned")
 
 
-def greedy_reply(model: LiquidLM, tok: Tokenizer, messages: Sequence[tuple[str, str]], memory: Sequence[str] | None, max_tokens: int = 48) -> str:
+def greedy_reply(
+    model: LiquidLM,
+    tok: Tokenizer,
+    messages: Sequence[tuple[str, str]],
+    memory: Sequence[str] | None,
+    max_tokens: int = 48,
+    memory_contrast: float | None = None,
+) -> str:
+    """The greedy reply, decoded as the assistant decodes: with memory contrast (the default
+    weight unless `memory_contrast` says otherwise) when there is a memory block."""
     gen = Generator(model, tok)
     ids = tok.encode_chat(list(messages), memory or None)
-    return "".join(gen.stream(ids, None, SamplingSettings(temperature=0.0, repetition_penalty=1.0, max_tokens=max_tokens)))
+    contrast = tok.encode_chat(list(messages), None) if memory else None
+    contrast_weight = {} if memory_contrast is None else {"memory_contrast": memory_contrast}
+    settings = SamplingSettings(temperature=0.0, repetition_penalty=1.0, max_tokens=max_tokens, **contrast_weight)
+    return "".join(gen.stream(ids, None, settings, contrast_ids=contrast))
 
 
 def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_tokens: int = 40) -> dict:
     """Share of held-out cases answered with the right value from the <|memory|> block, and how
     often the value appears anyway when the block is removed (invented), and how often the model
-    says it does not know when the block lacks the answer."""
-    hit = invented = present = abstained = absent = 0
+    says it does not know when the block lacks the answer. Replies are decoded as the assistant
+    decodes them (memory contrast on); `correct_with_block_plain` is the share without contrast."""
+    hit = plain_hit = invented = present = abstained = absent = 0
     failures = []
     for case in cases:
         history = [tuple(t) for t in case.get("history", [])]
@@ -65,6 +78,7 @@ def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_toke
             answer = case["answer"].lower()
             ok = answer in with_block.lower()
             hit += ok
+            plain_hit += answer in greedy_reply(model, tok, messages, case["memory"], max_tokens, memory_contrast=0.0).lower()
             if not ok and len(failures) < 10:
                 failures.append({"question": case["question"], "answer": case["answer"], "reply": with_block})
             without = greedy_reply(model, tok, messages, None, max_tokens)
@@ -75,6 +89,8 @@ def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_toke
     return {
         "cases_with_answer": present,
         "correct_with_block": round(hit / max(present, 1), 4),
+        "correct_with_block_plain": round(plain_hit / max(present, 1), 4),
+        "memory_contrast": SamplingSettings().memory_contrast,
         "invented_without_block": round(invented / max(present, 1), 4),
         "cases_without_answer": absent,
         "says_unknown_when_absent": round(abstained / max(absent, 1), 4),

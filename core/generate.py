@@ -7,6 +7,16 @@
 
 The state after a reply includes the `<|end|>` that closes it, so the next turn continues from
 exactly what a full re-read of the conversation would give.
+
+Memory contrast (context-aware decoding, Shi et al. 2023, "Trusting Your Evidence"): when the
+prompt holds a `<|memory|>` block, pass the same prompt without it as `contrast_ids`. A second
+state reads that prompt and follows the reply, and each token is picked from
+
+    (1 + a) * logits(with the block) - a * logits(without it)      a = settings.memory_contrast
+
+which amplifies what the block changes, so a value in the block is copied rather than half
+remembered ("Plovia" for Plovdiv). Without a block nothing changes. The kept state is the one
+that read the block, as without contrast.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -28,6 +39,8 @@ class SamplingSettings:
     repetition_penalty: float = 1.1  # > 1 discourages tokens already in the reply
     max_tokens: int = 256
     seed: int | None = None
+    memory_contrast: float = 0.5  # weight a above; 0 = plain decoding
+
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -38,6 +51,8 @@ class SamplingSettings:
             raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if not 0 <= self.memory_contrast <= 4:
+            raise ValueError(f"memory_contrast must be in [0, 4], got {self.memory_contrast}")
 
 
 def sample_token(logits: torch.Tensor, previous: Sequence[int], s: SamplingSettings, gen: torch.Generator) -> int:
@@ -83,21 +98,33 @@ class Generator:
         state=None,
         settings: SamplingSettings | None = None,
         cancel: threading.Event | None = None,
+        contrast_ids: Sequence[int] | None = None,
     ) -> Iterator[str]:
+        """Decode a reply to `prompt_ids` read from `state`; `contrast_ids`: the prompt without its
+        memory block (see the module's docstring), or None."""
         s = settings or SamplingSettings()
         gen = torch.Generator()
         gen.manual_seed(s.seed if s.seed is not None else int(torch.randint(0, 2**31 - 1, ()).item()))
         self.reply_ids = []
         self.stopped_by = "max_tokens"
+        alpha = s.memory_contrast if contrast_ids else 0.0
+        if alpha:  # read first, from a copy: some models (LFM2) update their state in place
+            plain, plain_state = self.model(torch.tensor([list(contrast_ids)]), clone_state(state))
+            plain = plain[0, -1]
         logits = self.prefill(prompt_ids, state)
         shown = ""
         for _ in range(s.max_tokens):
             if cancel is not None and cancel.is_set():
                 self.stopped_by = "cancel"
                 break
+            if alpha:
+                logits = (1 + alpha) * logits.float() - alpha * plain.float()
             nxt = sample_token(logits, self.reply_ids, s, gen)
             step_logits, self.state = self.model.step(torch.tensor([nxt]), self.state)
             logits = step_logits[0]
+            if alpha and nxt != self.tok.end_id:
+                plain_logits, plain_state = self.model.step(torch.tensor([nxt]), plain_state)
+                plain = plain_logits[0]
             if nxt == self.tok.end_id:
                 self.stopped_by = "end"
                 return
@@ -113,3 +140,14 @@ class Generator:
 
     def reply_text(self) -> str:
         return self.tok.decode(self.reply_ids)
+
+
+def clone_state(state: Any) -> Any:
+    """A copy of a state (tensors inside lists, tuples and dicts) that shares no storage."""
+    if isinstance(state, torch.Tensor):
+        return state.clone()
+    if isinstance(state, dict):
+        return {k: clone_state(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(clone_state(v) for v in state)
+    return state

@@ -281,6 +281,42 @@ def test_recall_leaves_out_questions_and_greetings_which_tell_nothing(session):
     assert reply.memory_used == ["I grew up in Charleston."]
 
 
+def test_a_reply_with_a_memory_block_is_decoded_with_memory_contrast(session, model_dir, monkeypatch):
+    """With a recalled block, the Generator is given the same turn without it as the contrast
+    (core.generate's memory contrast) and the reply is what that decoding gives; without a
+    block there is no contrast."""
+    from dataclasses import replace
+
+    from core.checkpoint import load_model
+    from core.generate import Generator
+    from core.template import render_memory, render_turn
+
+    seen: list = []
+    real_stream = Generator.stream
+
+    def recording_stream(self, prompt_ids, state=None, settings=None, cancel=None, contrast_ids=None):
+        seen.append(contrast_ids)
+        return real_stream(self, prompt_ids, state, settings, cancel, contrast_ids)
+
+    monkeypatch.setattr(Generator, "stream", recording_stream)
+    session.settings.set("learning.paused", True)  # the base model answers both
+    session.new_conversation()
+    session.send("I grew up in Charleston.", settings=greedy(4)).wait()
+    session.new_conversation()
+    question = "Sorry, where did I grow up?"
+    settings = replace(greedy(12), memory_contrast=4.0)
+    reply = session.send(question, settings=settings)
+    reply.wait()
+    assert reply.memory_used == ["I grew up in Charleston."]
+    model, tok = load_model(model_dir)
+    turn = render_turn("user", question) + render_turn("assistant", "", close=False)
+    assert seen == [None, tok.encode(turn)]  # no block for the first message, then the contrast
+    monkeypatch.undo()
+    gen = Generator(model, tok)
+    list(gen.stream(tok.encode(render_memory(reply.memory_used) + turn), None, settings, contrast_ids=tok.encode(turn)))
+    assert reply.text == gen.reply_text()
+
+
 def test_memories_are_added_edited_deleted_and_counted(session):
     memory = session.add_memory("My locker number is 311")
     session.edit_memory(memory.id, "My locker number is 312")
@@ -340,7 +376,9 @@ def test_a_temporary_chat_keeps_its_state_between_turns(session):
 def test_settings_have_defaults_and_persist_encrypted(session, model_dir):
     assert session.settings.get("sampling.temperature") == 0.7
     assert session.settings.get("keys.send", "enter") == "enter"
+    assert session.settings.sampling().memory_contrast == 0.5
     session.settings.set("sampling.temperature", 0.2)
+    session.settings.set("sampling.memory_contrast", 0.0)
     session.settings.set("keys.send", "ctrl+s")
     with pytest.raises(ValueError, match="learning.strategy"):
         session.settings.set("learning.strategy", "everything")
@@ -349,6 +387,7 @@ def test_settings_have_defaults_and_persist_encrypted(session, model_dir):
         assert again.settings.get("sampling.temperature") == 0.2
         assert again.settings.get("keys.send") == "ctrl+s"
         assert again.settings.sampling().temperature == 0.2
+        assert again.settings.sampling().memory_contrast == 0.0
         assert again.settings.get("learning.paused") is True
     finally:
         again.close()

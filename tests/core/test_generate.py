@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from core.generate import Generator, SamplingSettings
+from core.generate import Generator, SamplingSettings, clone_state
 from core.model import LiquidLM
 
 from .conftest import tiny_config
@@ -88,3 +88,78 @@ def test_bad_sampling_settings_are_refused():
         SamplingSettings(top_p=0)
     with pytest.raises(ValueError, match="temperature"):
         SamplingSettings(temperature=-1)
+
+
+@torch.no_grad()
+def test_memory_contrast_decodes_from_the_amplified_difference(model_and_tok, kind):
+    """Each token is argmax((1 + a) logits with the block - a logits without it), both states
+    following the reply; the state kept is the one that read the block."""
+    _, tok = model_and_tok
+    # an untrained model at its initialisation barely lets the block reach the question:
+    # slow-forgetting states and larger projections make it matter
+    torch.manual_seed(1)
+    model = LiquidLM(tiny_config(kind, vocab_size=tok.vocab_size, dt_min=1e-3, dt_max=1e-2)).eval()
+    for name, param in model.named_parameters():
+        if name.endswith("proj.weight"):
+            param.normal_(0, 0.3)
+    alpha, n = 3.0, 12
+    without = tok.encode_chat([("user", "where")], None)
+
+    def by_hand(with_block: list[int], a: float) -> list[int]:
+        out: list[int] = []
+        lw, sw = model(torch.tensor([with_block]))
+        lo, so = model(torch.tensor([without]))
+        lw, lo = lw[0, -1], lo[0, -1]
+        for _ in range(n):
+            nxt = int(torch.argmax((1 + a) * lw - a * lo))
+            if nxt == tok.end_id:
+                break
+            out.append(nxt)
+            (lw, sw), (lo, so) = model.step(torch.tensor([nxt]), sw), model.step(torch.tensor([nxt]), so)
+            lw, lo = lw[0], lo[0]
+        return out
+
+    # a block whose contrast changes the greedy reply (the test is void if none does)
+    blocks = [tok.encode_chat([("user", "where")], [f"I live in {city}."]) for city in ("Leeds", "Oslo", "Lima", "Kyiv", "Cork")]
+    found = [(b, by_hand(b, alpha)) for b in blocks if by_hand(b, alpha) != by_hand(b, 0.0)]
+    assert found, "no block changed the reply: the test model cannot tell the two prompts apart"
+    with_block, expected = found[0]
+    settings = SamplingSettings(temperature=0, repetition_penalty=1.0, max_tokens=n, memory_contrast=alpha)
+    gen = Generator(model, tok)
+    list(gen.stream(with_block, None, settings, contrast_ids=without))
+    assert gen.reply_ids == expected
+    _, reread = model(torch.tensor([with_block + gen.reply_ids + [tok.end_id]]))
+    for a, b in zip(gen.state, reread):
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], atol=1e-5, rtol=1e-5)
+
+
+def test_memory_contrast_off_or_without_a_block_is_plain_decoding(model_and_tok):
+    model, tok = model_and_tok
+    prompt = tok.encode_chat([("user", "hello")], ["I live in Leeds."])
+    s = SamplingSettings(temperature=0.9, max_tokens=12, seed=5)
+    plain = "".join(Generator(model, tok).stream(prompt, None, s))
+    off = SamplingSettings(temperature=0.9, max_tokens=12, seed=5, memory_contrast=0.0)
+    assert "".join(Generator(model, tok).stream(prompt, None, off, contrast_ids=tok.encode_chat([("user", "hello")]))) == plain
+    assert "".join(Generator(model, tok).stream(prompt, None, s, contrast_ids=None)) == plain
+
+
+@torch.no_grad()
+def test_memory_contrast_leaves_the_callers_state_as_it_was(model_and_tok):
+    model, tok = model_and_tok
+    _, state = model(torch.tensor([tok.encode_chat([("user", "my name is Ada")])]))
+    before = clone_state(state)
+    prompt = tok.encode_chat([("user", "who am I")], ["my name is Ada"])
+    gen = Generator(model, tok)
+    list(gen.stream(prompt, state, SamplingSettings(temperature=0, max_tokens=6), contrast_ids=tok.encode_chat([("user", "who am I")])))
+    for a, b in zip(state, before):
+        for name in a:
+            assert torch.equal(a[name], b[name])
+    copy = clone_state(state)
+    copy[0][next(iter(copy[0]))].add_(1.0)
+    assert torch.equal(state[0][next(iter(state[0]))], before[0][next(iter(before[0]))])
+
+
+def test_memory_contrast_weight_is_checked():
+    with pytest.raises(ValueError, match="memory_contrast"):
+        SamplingSettings(memory_contrast=-0.1)
