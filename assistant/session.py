@@ -782,24 +782,34 @@ class Session:
         k = int(self.settings.get("recall.k"))
         if k <= 0:
             return []
-        hits = self.store.recall(text, 3 * k, exclude_conversation=conversation_id if conversation_id > 0 else None)
-        snippets: list[str] = []
-        for hit in hits:
-            if hit.kind == "message":
-                # the user's own statements only: a reply may be wrong, and a question or a bare
-                # "hi" tells nothing (and a greeting matched by "Hi! What's my name?" pushed out facts)
-                if hit.text.rstrip().endswith("?") or len(hit.text.split()) < 3:
+        exclude = conversation_id if conversation_id > 0 else None
+        # The index holds every message, and replies that repeat the question's words can fill
+        # the best hits (a session of "You left your notebook on ..." pushed out "I put my
+        # notebook in the biscuit tin"), so look further down the ranking until k are found.
+        want = 3 * k
+        while True:
+            hits = self.store.recall(text, want, exclude_conversation=exclude)
+            snippets: list[str] = []
+            for hit in hits:
+                if hit.kind == "message" and not self._tells_something(hit):
                     continue
-                try:
-                    if self.store.get_message(hit.id).role != "user":
-                        continue
-                except RecordNotFound:
-                    continue
-            if hit.text.strip() and hit.text not in snippets:
-                snippets.append(hit.text)
-            if len(snippets) == k:
-                break
-        return snippets
+                if hit.text.strip() and hit.text not in snippets:
+                    snippets.append(hit.text)
+                if len(snippets) == k:
+                    return snippets
+            if len(hits) < want or want >= 100 * k:
+                return snippets
+            want *= 4
+
+    def _tells_something(self, hit) -> bool:
+        """The user's own statements only: a reply may be wrong, and a question or a bare "hi"
+        tells nothing (a greeting matched by "Hi! What's my name?" pushed out facts)."""
+        if hit.text.rstrip().endswith("?") or len(hit.text.split()) < 3:
+            return False
+        try:
+            return self.store.get_message(hit.id).role == "user"
+        except RecordNotFound:
+            return False
 
     def _warm_recall(self) -> None:
         try:

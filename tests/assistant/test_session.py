@@ -281,6 +281,21 @@ def test_recall_leaves_out_questions_and_greetings_which_tell_nothing(session):
     assert reply.memory_used == ["I grew up in Charleston."]
 
 
+def test_recall_finds_the_users_statement_under_many_replies_that_repeat_the_question(session):
+    """Replies are indexed too (search finds them), and a dozen replies about the notebook
+    outrank the one statement that answers; the block must still hold the statement."""
+    told = session.store.add_conversation()
+    session.store.add_turn(told.id, "I put my notebook in the biscuit tin.", "Noted.")
+    for _ in range(12):
+        conv = session.store.add_conversation()
+        session.store.add_turn(conv.id, "Where is it?", "You left your notebook, your old notebook, somewhere I do not know.")
+    session.new_conversation()
+    reply = session.send("Where did I leave my notebook?", settings=greedy(4))
+    reply.wait()
+    assert "I put my notebook in the biscuit tin." in reply.memory_used
+    assert not any("You left" in snippet for snippet in reply.memory_used)
+
+
 def test_a_reply_with_a_memory_block_is_decoded_with_memory_contrast(session, model_dir, monkeypatch):
     """With a recalled block, the Generator is given the same turn without it as the contrast
     (core.generate's memory contrast) and the reply is what that decoding gives; without a

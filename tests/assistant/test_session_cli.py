@@ -58,6 +58,17 @@ def test_ask_temporary_leaves_no_conversation(cli):
     assert cli("history")[1].strip() == "no conversations yet"
 
 
+def test_ask_memory_contrast_is_an_option_and_a_bad_weight_is_refused_clearly(cli):
+    cli("ask", "--no-learn", "--max-tokens", "4", "my dog is called Biscuit")
+    code, out, _ = cli("ask", "--no-learn", "--max-tokens", "4", "--memory-contrast", "0", "what is my dog called?")
+    assert code == 0 and out.strip()
+    code, out, err = cli("ask", "--no-learn", "--max-tokens", "4", "--memory-contrast", "-1", "what is my dog called?")
+    assert code == 2 and "memory_contrast must be in [0, 4]" in err and "Traceback" not in err
+    code, out, err = cli("ask", "--no-learn", "--temperature", "-1", "hello")
+    assert code == 2 and "temperature must be >= 0" in err and not out
+    assert [c["messages"] for c in json.loads(cli("history", "--json")[1])] == [2, 2]  # the refused one left nothing
+
+
 def test_history_of_an_unknown_chat_says_so(cli):
     cli("ask", "--no-learn", "--max-tokens", "2", "hello")
     code, _, err = cli("history", "nothing like this")

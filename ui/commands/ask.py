@@ -32,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-learn", action="store_true", help="do not learn from this exchange")
     parser.add_argument("--max-tokens", type=int, default=None, metavar="N", help="longest reply, in tokens")
     parser.add_argument("--temperature", type=float, default=None, metavar="T", help="sampling temperature (0: greedy)")
+    parser.add_argument(
+        "--memory-contrast", type=float, default=None, metavar="A",
+        help="how much the recalled memory block's effect on each token is amplified (0: off; default: the setting "
+        "sampling.memory_contrast, 0.5)",
+    )  # fmt: skip
     parser.add_argument("--model", metavar="DIR", default=None, help="model folder: liquid or LFM2 (default: $ASSISTANT_MODEL, else the shipped model)")
     add_passphrase_argument(parser)
 
@@ -52,6 +57,13 @@ def run(args: argparse.Namespace) -> int:
     passphrase = store_passphrase(args.passphrase_file, creating=creating)
     session = Session.open(passphrase, create=creating, model_dir=args.model)
     try:
+        # the options first: a bad value is refused before any conversation exists
+        options = {"max_tokens": args.max_tokens, "temperature": args.temperature, "memory_contrast": args.memory_contrast}
+        try:
+            sampling = dataclasses.replace(session.settings.sampling(), **{k: v for k, v in options.items() if v is not None})
+        except ValueError as exc:  # out of range: SamplingSettings says which and why
+            _say(f"assistant ask: {exc}")
+            return 2
         if args.temporary:
             session.new_conversation(temporary=True)
         elif args.chat:
@@ -59,11 +71,6 @@ def run(args: argparse.Namespace) -> int:
             session.select(conv.id)
         else:
             session.new_conversation()
-        sampling = session.settings.sampling()
-        if args.max_tokens is not None:
-            sampling = dataclasses.replace(sampling, max_tokens=args.max_tokens)
-        if args.temperature is not None:
-            sampling = dataclasses.replace(sampling, temperature=args.temperature)
         learn = not (args.no_learn or args.temporary)
         cancel = threading.Event()
         reply = session.send(text, cancel=cancel, settings=sampling, learn=learn)
