@@ -24,7 +24,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -108,8 +107,8 @@ class Generator:
         self.reply_ids = []
         self.stopped_by = "max_tokens"
         alpha = s.memory_contrast if contrast_ids else 0.0
-        if alpha:  # read first, from a copy: some models (LFM2) update their state in place
-            plain, plain_state = self.model(torch.tensor([list(contrast_ids)]), clone_state(state))
+        if alpha:  # `forward` leaves the state it is given valid (both model kinds), so both read it
+            plain, plain_state = self.model(torch.tensor([list(contrast_ids)]), state)
             plain = plain[0, -1]
         logits = self.prefill(prompt_ids, state)
         shown = ""
@@ -141,13 +140,3 @@ class Generator:
     def reply_text(self) -> str:
         return self.tok.decode(self.reply_ids)
 
-
-def clone_state(state: Any) -> Any:
-    """A copy of a state (tensors inside lists, tuples and dicts) that shares no storage."""
-    if isinstance(state, torch.Tensor):
-        return state.clone()
-    if isinstance(state, dict):
-        return {k: clone_state(v) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(clone_state(v) for v in state)
-    return state

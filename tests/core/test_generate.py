@@ -7,7 +7,8 @@ import threading
 import pytest
 import torch
 
-from core.generate import Generator, SamplingSettings, clone_state
+from core.generate import Generator, SamplingSettings
+from core.lfm2 import clone_state
 from core.model import LiquidLM
 
 from .conftest import tiny_config
@@ -155,9 +156,6 @@ def test_memory_contrast_leaves_the_callers_state_as_it_was(model_and_tok):
     for a, b in zip(state, before):
         for name in a:
             assert torch.equal(a[name], b[name])
-    copy = clone_state(state)
-    copy[0][next(iter(copy[0]))].add_(1.0)
-    assert torch.equal(state[0][next(iter(state[0]))], before[0][next(iter(before[0]))])
 
 
 def test_memory_contrast_weight_is_checked():
