@@ -24,7 +24,7 @@ class SpeechModelError(AssistantError):
 
 
 class NotAvailable(AssistantError):
-    """A command or feature that this build does not provide yet."""
+    """A feature that needs something this machine lacks (an optional package or program); names it."""
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (AssistantError, ModelError, StoreError)

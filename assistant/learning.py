@@ -19,7 +19,8 @@ The worker:
   those that conversations' saved states were made with (see `Session` on pinning).
 
 The active version (the one new conversations use) and its lineage (the versions it descends
-from, which saved states may keep using) are settings too, changed in the same transactions.
+from, which saved states may keep using) are settings too, changed in the same transactions;
+`assistant.adapter_versions` reads and writes them, and holds the keeping policy.
 
 Exact unlearning: a deletion goes through `forget()`, which runs the store's deletion (removing
 replay items and the adapter versions that saw the deleted text) under the commit lock, bumps a
@@ -35,24 +36,22 @@ import logging
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from assistant.adapter_versions import PINS, AdapterVersions, kept_reasons
 from core.learner import Learner, LearnerSettings
 from core.template import render_memory, render_turn
+
+__all__ = ["PINS", "Job", "LearningScheduler", "Stopped", "exchange_text", "kept_reasons", "memory_text"]
 
 log = logging.getLogger(__name__)
 
 QUEUE = "_learning.queue"
-ACTIVE = "_learning.active_version"
-LINEAGE = "_learning.lineage"
 SEED = "_learning.seed"
 SEEN = "_learning.exchanges_seen"
 NEXT_JOB = "_learning.next_job"
-PINS = "_state.versions"  # {conversation id: adapter version its saved state was made with}
 
 Emit = Callable[[str, str, dict], None]
 """(kind, human-readable detail, data): every event the worker reports."""
@@ -112,8 +111,7 @@ class LearningScheduler:
         self._epoch = 0  # bumped by every deletion
         self._learner: Learner | None = None
         self._learner_key: tuple | None = None
-        self._cache: OrderedDict[int, bytes] = OrderedDict()  # version -> adapter bytes
-        self._cache_lock = threading.Lock()  # the session reads it, the worker fills it
+        self.versions = AdapterVersions(store)
         self.step_hook: Callable[[], None] | None = None  # tests slow the worker down with this
         self._paused = bool(settings.get("learning.paused"))
         if store.get_setting(SEED) is None:
@@ -160,19 +158,14 @@ class LearningScheduler:
 
     def active_version(self) -> int | None:
         """The adapter version new conversations use (None: the base model, nothing learned)."""
-        value = self.store.get_setting(ACTIVE)
-        return None if value is None else int(value)
+        return self.versions.active()
 
     def lineage(self) -> list[int]:
-        return [int(v) for v in self.store.get_setting(LINEAGE, [])]
+        return self.versions.lineage()
 
     def usable(self, version: int | None) -> bool:
-        """Whether a state made with `version` may go on with it (no re-read needed).
-
-        The base (None) always may; a version may while it is kept and the active version
-        descends from it (a rollback or an unlearning leaves it behind).
-        """
-        return version is None or version in self.lineage()
+        """Whether a state made with `version` may go on with it (see `AdapterVersions.usable`)."""
+        return self.versions.usable(version)
 
     def learner_settings(self) -> LearnerSettings | None:
         return self.settings.learner()
@@ -183,31 +176,7 @@ class LearningScheduler:
 
     def adapter_bytes(self, version: int) -> bytes:
         """The weights of a kept version (cached: the session swaps adapters between replies)."""
-        with self._cache_lock:
-            data = self._cache.get(version)
-            if data is not None:
-                self._cache.move_to_end(version)
-                return data
-        data = self.store.get_adapter_version(version).data
-        if not data:
-            raise ValueError(f"adapter version {version} was rejected by the gate and has no weights")
-        self._remember(version, data)
-        return data
-
-    def _remember(self, version: int, data: bytes) -> None:
-        with self._cache_lock:
-            self._cache[version] = data
-            self._cache.move_to_end(version)
-            while len(self._cache) > 4:
-                self._cache.popitem(last=False)
-
-    def _forget_cached(self, versions: Any = None) -> None:
-        """Drop cached weights of `versions` (all if None)."""
-        with self._cache_lock:
-            if versions is None:
-                self._cache.clear()
-            for version in versions or ():
-                self._cache.pop(version, None)
+        return self.versions.weights(version)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until the queue is empty and nothing runs; False on timeout or when paused with work."""
@@ -267,14 +236,14 @@ class LearningScheduler:
             if learned:
                 lineage = [v for v in self.lineage() if v not in set(deletion.adapter_versions)]
                 with self.store.transaction():
-                    self.store.set_setting(LINEAGE, lineage)
+                    self.versions.set_lineage(lineage)
                     active = self.active_version()
                     if active is not None and active in deletion.adapter_versions:
                         # until the retrain is done, use the newest version that did not see it
-                        self.store.set_setting(ACTIVE, lineage[-1] if lineage else None)
+                        self.versions.set_active(lineage[-1] if lineage else None)
                     if not any(j.kind == "retrain" for j in self.pending()):
                         self._push("retrain", reason=what)
-                self._forget_cached(deletion.adapter_versions)
+                self.versions.forget_cached(deletion.adapter_versions)
                 self._learner_key = None  # its optimiser moments may hold what was deleted
                 self._log("unlearning", f"{what}: {len(deletion.adapter_versions)} adapter versions and "
                           f"{len(deletion.replay_items)} replay items removed; retraining from the buffer",
@@ -288,7 +257,7 @@ class LearningScheduler:
         with self._commit_lock:
             result = change()
             self._epoch += 1
-            self._forget_cached()
+            self.versions.forget_cached()
             self._learner = None  # the seed and settings may have changed with the data
             self._learner_key = None
             self.settings.forget_cache()
@@ -327,8 +296,8 @@ class LearningScheduler:
                 lineage = old[: old.index(version) + 1] if version in old else [version]
                 target = version
             with self.store.transaction():
-                self.store.set_setting(ACTIVE, target)
-                self.store.set_setting(LINEAGE, lineage)
+                self.versions.set_active(target)
+                self.versions.set_lineage(lineage)
             self._epoch += 1  # an update in flight was trained from the old version: redo it
             self._learner_key = None
             self._log("rollback", f"rolled back to {'the base model' if target is None else f'version {target}'}",
@@ -486,11 +455,11 @@ class LearningScheduler:
                     seen_replay_ids=[r.id for r in replay],
                 )
                 if result.accepted:
-                    self.store.set_setting(ACTIVE, info.version)
-                    self.store.set_setting(LINEAGE, [*self.lineage(), info.version])
+                    self.versions.set_active(info.version)
+                    self.versions.set_lineage([*self.lineage(), info.version])
                 self._drop(job.id)
             if result.accepted:
-                self._remember(info.version, data)
+                self.versions.remember(info.version, data)
                 learner.version = info.version
                 self._learner_key = _key(settings, info.version)
         if result.accepted:
@@ -543,11 +512,11 @@ class LearningScheduler:
                 for old in self.store.list_adapter_versions():
                     if old.version != info.version:
                         self.store.delete_adapter_version(old.version)
-                self.store.set_setting(ACTIVE, info.version)
-                self.store.set_setting(LINEAGE, [info.version])
+                self.versions.set_active(info.version)
+                self.versions.set_lineage([info.version])
                 self._drop(job.id)
-            self._forget_cached()
-            self._remember(info.version, data)
+            self.versions.forget_cached()
+            self.versions.remember(info.version, data)
             learner.version = info.version
             self._learner_key = _key(settings, info.version)
         self._log("retrained", f"unlearning done: version {info.version} retrained from {len(items)} buffer items "
@@ -562,22 +531,11 @@ class LearningScheduler:
         keep_days = int(self.settings.get("learning.keep_days"))
         keep_pinned = int(self.settings.get("learning.keep_pinned"))
         with self._commit_lock:
-            infos = self.store.list_adapter_versions()
-            reasons = kept_reasons(infos, self.active_version(), self.pinned_versions(keep_pinned), keep_recent, keep_days)
-            doomed = [i.version for i in infos if i.version not in reasons]
-            if not doomed:
-                return
-            with self.store.transaction():
-                for version in doomed:
-                    self.store.delete_adapter_version(version)
-                self.store.set_setting(LINEAGE, [v for v in self.lineage() if v not in set(doomed)])
-            self._forget_cached(doomed)
+            self.versions.prune(keep_recent, keep_days, keep_pinned)
 
     def pinned_versions(self, limit: int) -> set[int]:
         """Versions the `limit` most recently saved conversation states were made with."""
-        pins = self.store.get_setting(PINS, {})
-        recent = sorted(pins.items(), key=lambda kv: -float(kv[1].get("at", 0)))[:limit]
-        return {int(p["version"]) for _, p in recent if p.get("version") is not None}
+        return self.versions.pinned(limit)
 
     # === events ==============================================================================
 
@@ -593,27 +551,3 @@ def _key(settings: LearnerSettings, version: int | None) -> tuple:
     """What the learner's adapter must match: the settings it trains with and the version it holds."""
     return tuple(sorted(settings.to_dict().items())), version
 
-
-def kept_reasons(
-    infos: list[Any], active: int | None, pinned: set[int], keep_recent: int, keep_days: int
-) -> dict[int, str]:
-    """Why each kept version is kept ({version: reason}); versions not in the result may go."""
-    accepted = [i for i in infos if i.metrics.get("accepted", True)]
-    reasons: dict[int, str] = {}
-    for info in accepted[-keep_recent:] if keep_recent > 0 else []:
-        reasons[info.version] = "recent"
-    by_day: dict[str, int] = {}
-    for info in accepted:
-        by_day[datetime.fromtimestamp(info.created).date().isoformat()] = info.version
-    for day in sorted(by_day)[-keep_days:] if keep_days > 0 else []:
-        reasons.setdefault(by_day[day], f"last of {day}")
-    for version in pinned:
-        if version in {i.version for i in accepted}:
-            reasons.setdefault(version, "used by a conversation")
-    if active is not None:
-        reasons[active] = "active"
-    oldest_recent = min((v for v, r in reasons.items() if r == "recent"), default=None)
-    for info in infos:
-        if not info.metrics.get("accepted", True) and oldest_recent is not None and info.version > oldest_recent:
-            reasons[info.version] = "rejected (recent)"
-    return reasons

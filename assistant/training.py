@@ -1,6 +1,6 @@
 """Training orchestration for the command line: corpus -> tokenizer -> token files -> model -> run.
 
-The maths lives in `core.train`; this module finds the files and keeps the run folder's record.
+The maths lives in `core.training.pretrain`; this module finds the files and keeps the run folder's record.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from assistant.paths import cache_dir
 
 def build_corpus(out: str | None, *, seed: int = 0, quick: bool = False) -> tuple[Path, dict]:
     """Build the corpus into `out` (default: the cache); returns (folder, manifest)."""
-    from core.data import build_corpus as build
+    from core.training.data import build_corpus as build
 
     folder = Path(out).expanduser() if out else cache_dir() / "corpus"
     return folder, build(folder, seed=seed, quick=quick)
@@ -42,7 +42,7 @@ def prepare_run(run: Path, corpus: Path, cfg_args: dict, log=print, init_from: P
 
     from core.config import LiquidConfig
     from core.tokenizer import Tokenizer, train_tokenizer
-    from core.train import read_jsonl_texts, tokenize_to_file
+    from core.training.pretrain import read_jsonl_texts, tokenize_to_file
 
     run.mkdir(parents=True, exist_ok=True)
     if init_from is not None:
@@ -92,7 +92,7 @@ def schedule_settings(run: Path, args):
     """The run's schedule: each option given on the command line, else the value stored in the
     run's settings.json (so `assistant train run --run DIR` continues the same schedule), else
     the default. `max_seconds` applies to this leg only and is never taken from the store."""
-    from core.train import TrainSettings
+    from core.training.pretrain import TrainSettings
 
     stored = {}
     if (run / "settings.json").is_file():
@@ -114,7 +114,7 @@ def run_training(args) -> int:
 
     from core.checkpoint import load_weights
     from core.model import LiquidLM
-    from core.train import TrainerState, train
+    from core.training.pretrain import TrainerState, train
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -197,16 +197,16 @@ def export_run(args) -> int:
 def add_drills(args) -> int:
     """Set a run's training tokens to its corpus tokens plus `--tokens` of recall drills.
 
-    The drills (`core.data.drill_docs`, the corpus build's recipe) give the copy skill a dense
+    The drills (`core.training.data.drill_docs`, the corpus build's recipe) give the copy skill a dense
     signal; this adds them to a run whose corpus was built without them, or replaces the ones it
     has. Batches are windows drawn from the whole file, so the drills' share of what is trained
     on is their share of the tokens. Recorded in the run's data.json (and so in the card).
     """
     import numpy as np
 
-    from core.data import corpus_words, drill_docs, read_jsonl
     from core.tokenizer import Tokenizer
-    from core.train import tokenize_to_file
+    from core.training.data import corpus_words, drill_docs, read_jsonl
+    from core.training.pretrain import tokenize_to_file
 
     run = Path(args.run)
     info = json.loads((run / "data.json").read_text())
@@ -233,7 +233,7 @@ def add_drills(args) -> int:
     step = 0
     if (run / "ckpt" / "trainer.json").is_file():
         step = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]["step"]
-    recipe = f"core.data.drill_docs(seed={args.seed}" + (", words=corpus_words(corpus train.jsonl)" if words else "")
+    recipe = f"core.training.data.drill_docs(seed={args.seed}" + (", words=corpus_words(corpus train.jsonl)" if words else "")
     recipe += ", echo=True)" if args.echo else ")"
     ext.append({"recipe": recipe, "from_step": step, "tokens": n_tok, "bytes": n_bytes,
                 "train_tokens_before": base_tokens, "train_bytes_before": base_bytes})
@@ -292,10 +292,10 @@ def write_card(args) -> int:
 
     from assistant.bench.cpu import cpu_features
     from core.checkpoint import load_model
-    from core.evaluate import bits_per_byte, memory_eval, sample_replies
     from core.model import zero_state
     from core.state import state_nbytes
-    from core.train import eval_windows, evaluate
+    from core.training.evaluate import bits_per_byte, memory_eval, sample_replies
+    from core.training.pretrain import eval_windows, evaluate
 
     run, out = Path(args.run), Path(args.out)
     corpus = corpus_dir(args.corpus)
@@ -351,10 +351,11 @@ def compare_baseline(args) -> int:
     import numpy as np
     import torch
 
-    from core.baseline import TransformerLM
     from core.config import LiquidConfig
     from core.model import LiquidLM
-    from core.train import TrainSettings, batch_at, eval_windows, evaluate, lm_loss, lr_at, make_optimizer, use_bf16
+    from core.precision import use_bf16
+    from core.training.baseline import TransformerLM
+    from core.training.pretrain import TrainSettings, batch_at, eval_windows, evaluate, lm_loss, lr_at, make_optimizer
 
     run = Path(args.run)
     cfg = LiquidConfig.load(run / "config.json")

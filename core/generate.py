@@ -136,7 +136,3 @@ class Generator:
                 yield piece
         # stopped without <|end|> (cancel or max_tokens): close the turn so the state is whole
         _, self.state = self.model.step(torch.tensor([self.tok.end_id]), self.state)
-
-    def reply_text(self) -> str:
-        return self.tok.decode(self.reply_ids)
-

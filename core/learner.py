@@ -46,7 +46,7 @@ from core.lora import adapter_to_bytes, attach_lora, detach_lora, load_adapter_b
 from core.model import LiquidLM
 from core.template import ASSISTANT, MEMORY, USER
 from core.tokenizer import Tokenizer
-from core.train import use_bf16
+from core.precision import use_bf16
 
 StepHook = Callable[[], None]
 """Called before every optimiser step; may sleep (to yield the CPU) or raise to abandon the work."""

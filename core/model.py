@@ -132,40 +132,43 @@ def matrix_scan(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """S_t = a_t S_{t-1} + (1 - a_t) k_t v_t^T,  o_t = q_t^T S_t, for all t, in chunks.
 
-    q, k, v: (b, h, t, k|v); log_a: (b, h, t). Returns (o (b, h, t, v), S_last (b, h, k, v)).
+    q: (*lq, t, k); k, v: (*lk, t, k|v); log_a: (*lk, t), with the leading dims lk broadcastable
+    to lq (usually both (b, h); a key/value head shared by several query heads is lk = (b, g, 1),
+    lq = (b, g, r)). Returns (o (*lq, t, v), S_last (*lk, k, v)).
     Inside a chunk the contribution of s to t is exp(A_t - A_s) (1 - a_s) (q_t . k_s) v_s for s <= t
     (all exponents <= 0, so nothing overflows); the chunk's start state adds exp(A_t) q_t^T S_start.
     """
-    b, nh, t, dk = q.shape
+    *lq, t, dk = q.shape
+    lk = k.shape[:-2]
     dv = v.shape[-1]
     pad = (-t) % chunk
     if pad:
         q, k, v = (F.pad(z, (0, 0, 0, pad)) for z in (q, k, v))
         log_a = F.pad(log_a, (0, pad))
     c = (t + pad) // chunk
-    q = q.view(b, nh, c, chunk, dk)
-    k = k.view(b, nh, c, chunk, dk)
-    v = v.view(b, nh, c, chunk, dv)
-    log_a = log_a.view(b, nh, c, chunk)
-    w = -torch.expm1(log_a)  # 1 - a, (b, h, c, l)
-    A = torch.cumsum(log_a, dim=-1)  # (b, h, c, l)
+    q = q.reshape(*lq, c, chunk, dk)
+    k = k.reshape(*lk, c, chunk, dk)
+    v = v.reshape(*lk, c, chunk, dv)
+    log_a = log_a.reshape(*lk, c, chunk)
+    w = -torch.expm1(log_a)  # 1 - a, (*lk, c, l)
+    A = torch.cumsum(log_a, dim=-1)  # (*lk, c, l)
     causal = torch.ones(chunk, chunk, dtype=torch.bool, device=q.device).tril()
-    seg = (A.unsqueeze(-1) - A.unsqueeze(-2)).masked_fill(~causal, float("-inf"))  # (b, h, c, l_t, l_s)
-    scores = (q @ k.transpose(-1, -2)) * torch.exp(seg) * w.unsqueeze(-2)  # (b, h, c, l, l)
-    o = scores @ v  # (b, h, c, l, v)
+    seg = (A.unsqueeze(-1) - A.unsqueeze(-2)).masked_fill(~causal, float("-inf"))  # (*lk, c, l_t, l_s)
+    scores = (q @ k.transpose(-1, -2)) * torch.exp(seg) * w.unsqueeze(-2)  # (*lq, c, l, l)
+    o = scores @ v  # (*lq, c, l, v)
     # what each chunk adds to the state by its end
-    to_end = torch.exp(A[..., -1:] - A) * w  # (b, h, c, l)
-    dS = (k * to_end.unsqueeze(-1)).transpose(-1, -2) @ v  # (b, h, c, k, v)
-    chunk_decay = torch.exp(A[..., -1])  # (b, h, c)
-    S = q.new_zeros(b, nh, dk, dv) if S0 is None else S0.to(q.dtype)
+    to_end = torch.exp(A[..., -1:] - A) * w  # (*lk, c, l)
+    dS = (k * to_end.unsqueeze(-1)).transpose(-1, -2) @ v  # (*lk, c, k, v)
+    chunk_decay = torch.exp(A[..., -1])  # (*lk, c)
+    S = q.new_zeros(*lk, dk, dv) if S0 is None else S0.to(q.dtype)
     starts = []
     for i in range(c):
         starts.append(S)
-        S = chunk_decay[:, :, i, None, None] * S + dS[:, :, i]
-    S_starts = torch.stack(starts, dim=2)  # (b, h, c, k, v)
+        S = chunk_decay[..., i, None, None] * S + dS[..., i, :, :]
+    S_starts = torch.stack(starts, dim=-3)  # (*lk, c, k, v)
     o = o + torch.exp(A).unsqueeze(-1) * (q @ S_starts)
     # padded steps have log_a = 0 (a = 1) and w = 0, so S passes through them unchanged
-    return o.reshape(b, nh, c * chunk, dv)[:, :, :t], S
+    return o.reshape(*lq, c * chunk, dv)[..., :t, :], S
 
 
 class DiagonalMixer(nn.Module):

@@ -343,8 +343,8 @@ class StoreBase:
         the commit as after a delete, so the old value's page images do not linger in it."""
         self._pending.deleted = True
 
-    def _index_add(self, kind: str, ident: int, text: str, conversation_id: int | None) -> None:
-        self._pending.index.append(lambda index: index.add((kind, ident), text, conversation_id))
+    def _index_add(self, kind: str, ident: int, text: str, conversation_id: int | None, role: str | None = None) -> None:
+        self._pending.index.append(lambda index: index.add((kind, ident), text, conversation_id, role))
 
     def _index_remove(self, kind: str, ident: int) -> None:
         self._pending.index.append(lambda index: index.remove((kind, ident)))

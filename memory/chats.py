@@ -122,7 +122,7 @@ class ChatsMixin(StoreBase):
             self._execute(
                 "UPDATE messages SET payload = ? WHERE id = ? AND conversation_id = ?", [payload, msg.id, msg.conversation_id]
             )
-        self._index_add("message", msg.id, msg.text, msg.conversation_id)
+        self._index_add("message", msg.id, msg.text, msg.conversation_id, msg.role)
 
     def add_message(
         self, conversation_id: int, role: str, text: str, *, cut: bool = False, created: float | None = None

@@ -101,6 +101,8 @@ class RecallIndex:
         self._keys: list[Key | None] = []  # per slot
         self._texts: list[str] = []  # per slot
         self._conv: list[int | None] = []  # per slot
+        self._role = np.zeros(1024, dtype=np.int32)  # per slot: a message's role, as an index into _roles
+        self._roles: list[str | None] = [None]  # the roles seen ("user", "assistant" ...); 0: none given
         self._slot_of: dict[Key, int] = {}
         self._conv_slots: dict[int, set[int]] = {}
         self._total_len = 0.0
@@ -114,8 +116,9 @@ class RecallIndex:
 
     # --- changes -------------------------------------------------------------------------------
 
-    def add(self, key: Key, text: str, conversation_id: int | None = None) -> None:
-        """Index `text` under `key` ("message" or "memory", id), replacing what was there."""
+    def add(self, key: Key, text: str, conversation_id: int | None = None, role: str | None = None) -> None:
+        """Index `text` under `key` ("message" or "memory", id), replacing what was there; `role`:
+        a message's role, for `search(roles=...)`."""
         kind, _ = key
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -126,11 +129,15 @@ class RecallIndex:
         if slot >= len(self._alive):
             self._alive = np.concatenate([self._alive, np.zeros(len(self._alive), dtype=bool)])
             self._kind = np.concatenate([self._kind, np.zeros(len(self._kind), dtype=np.uint8)])
+            self._role = np.concatenate([self._role, np.zeros(len(self._role), dtype=np.int32)])
         self._alive[slot] = True
         self._kind[slot] = KINDS.index(kind)
         self._keys.append(key)
         self._texts.append(text)
         self._conv.append(conversation_id)
+        if role not in self._roles:
+            self._roles.append(role)
+        self._role[slot] = self._roles.index(role)
         length = float(sum(counts.values()))
         self._doc_len.append(length)
         self._total_len += length
@@ -179,13 +186,13 @@ class RecallIndex:
     def compact(self) -> None:
         """Rebuild the posting lists without the dead slots."""
         live = [
-            (key, self._texts[slot], self._conv[slot])
+            (key, self._texts[slot], self._conv[slot], self._roles[self._role[slot]])
             for slot, key in enumerate(self._keys)
             if key is not None
         ]
         self._reset()
-        for key, text, conversation_id in live:
-            self.add(key, text, conversation_id)
+        for key, text, conversation_id, role in live:
+            self.add(key, text, conversation_id, role)
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -220,8 +227,11 @@ class RecallIndex:
         *,
         exclude_conversation: int | None = None,
         kinds: Iterable[str] | None = None,
+        roles: Iterable[str] | None = None,
     ) -> list[Snippet]:
-        """The `k` best-scoring documents for `query` (score > 0), best first."""
+        """The `k` best-scoring documents for `query` (score > 0), best first.
+
+        `roles` keeps only the messages of those roles (memories are kept whatever it says)."""
         if k <= 0:
             return []
         scores = self.scores(query)
@@ -230,6 +240,11 @@ class RecallIndex:
         if kinds is not None:
             wanted = [KINDS.index(kind) for kind in kinds]
             scores[~np.isin(self._kind[: len(scores)], wanted)] = 0.0
+        if roles is not None:
+            allowed = [self._roles.index(role) for role in roles if role in self._roles]
+            n = len(scores)
+            other = (self._kind[:n] == KINDS.index("message")) & ~np.isin(self._role[:n], allowed)
+            scores[other] = 0.0
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]

@@ -84,7 +84,8 @@ class Store(SnapshotMixin, StoreBase):
         skipped: list[CorruptRecord] = []
         for ident, conversation_id, payload in messages:
             try:
-                index.add(("message", ident), self._message(codec, ident, conversation_id, payload).text, conversation_id)
+                message = self._message(codec, ident, conversation_id, payload)
+                index.add(("message", ident), message.text, conversation_id, message.role)
             except CorruptRecord as exc:
                 skipped.append(exc)
         for ident, payload in memories:
@@ -101,18 +102,20 @@ class Store(SnapshotMixin, StoreBase):
         *,
         exclude_conversation: int | None = None,
         kinds: Iterable[str] | None = None,
+        roles: Iterable[str] | None = None,
     ) -> list[Snippet]:
         """The `k` past messages and memories most relevant to `query` (BM25), best first.
 
         `exclude_conversation` leaves out one conversation (usually the current one, whose
-        messages the recurrent state already holds); `kinds` limits to "message" or "memory".
+        messages the recurrent state already holds); `kinds` limits to "message" or "memory";
+        `roles` keeps only messages of those roles (e.g. the user's own), memories whatever it says.
         """
         while True:
             index = self._index if self._index is not None else self.build_recall_index()
             with self._lock:
                 self._require_codec()
                 if self._index is index:  # not replaced by a restore or a lock meanwhile
-                    return index.search(query, k, exclude_conversation=exclude_conversation, kinds=kinds)
+                    return index.search(query, k, exclude_conversation=exclude_conversation, kinds=kinds, roles=roles)
 
     # === whole-store operations ==============================================================
 

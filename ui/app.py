@@ -26,6 +26,8 @@ from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from assistant.errors import USER_ERRORS
+from assistant.session.protocol import SessionLike
+from assistant.session.records import LearningEvent
 from ui.screens.chat import ChatScreen
 from ui.screens.help import HelpScreen, help_rows
 from ui.screens.learning import LearningScreen
@@ -66,7 +68,7 @@ class AssistantApp(App[int]):
     class LearningChanged(Message):
         """The learner reported `event` (posted from the learner's thread)."""
 
-        def __init__(self, event: Any) -> None:
+        def __init__(self, event: LearningEvent) -> None:
             super().__init__()
             self.event = event
 
@@ -74,7 +76,7 @@ class AssistantApp(App[int]):
         self,
         opener: Any,
         *,
-        session: Any = None,
+        session: SessionLike | None = None,
         passphrase: str | None = None,
         keymap: dict[str, str] | None = None,
         keymap_problems: Iterable[str] = (),
@@ -85,7 +87,7 @@ class AssistantApp(App[int]):
         super().__init__()
         self.opener = opener
         """Turns a passphrase into a session (see the module docstring)."""
-        self.session: Any = None
+        self.session: SessionLike | None = None
         """The unlocked session, or None before unlock (and after a reset)."""
         self.keymap: dict[str, str] = dict(keymap or {})
         """The user's key bindings (binding id -> keys) from `keys.json`."""
@@ -119,7 +121,7 @@ class AssistantApp(App[int]):
         passphrase, self._passphrase = self._passphrase, None
         self.push_screen(UnlockScreen(create=not exists, passphrase=passphrase))
 
-    def unlocked(self, session: Any, warning: str = "") -> None:
+    def unlocked(self, session: SessionLike, warning: str = "") -> None:
         """The session is open: show the chat."""
         self.session = session
         session.on_learning_event(self._learning_event)
@@ -134,7 +136,7 @@ class AssistantApp(App[int]):
         if warning:
             self.notify(warning, severity="warning", timeout=8)
 
-    def _learning_event(self, event: Any) -> None:
+    def _learning_event(self, event: LearningEvent) -> None:
         """The session's learning callback; may run on any thread (`post_message` is thread-safe)."""
         self.post_message(self.LearningChanged(event))
 
@@ -192,7 +194,7 @@ class AssistantApp(App[int]):
         if target is not None:
             await target.run_action(action)
 
-    def open_conversation(self, conversation_id: Any) -> None:
+    def open_conversation(self, conversation_id: int) -> None:
         """Show a conversation in the chat (from the memory screen's lists)."""
 
         async def show() -> None:
@@ -338,7 +340,7 @@ def known_binding_ids() -> set[str]:
 def make_app(
     opener: Any = None,
     *,
-    session: Any = None,
+    session: SessionLike | None = None,
     passphrase: str | None = None,
     home: Path | None = None,
     model_dir: Path | None = None,
@@ -352,15 +354,20 @@ def make_app(
     `model_dir`. `session` skips the unlock screen. `passphrase` unlocks (or, on a first run,
     creates) at once. `keys_path` defaults to `keys.json` in the data directory; `theme` is
     "dark" or "light" (default: the last one chosen, else dark). `voice_factory` defaults to
-    `assistant.ui_support.make_push_to_talk`.
+    `assistant.voice.make_push_to_talk`.
     """
-    from assistant import ui_support
+    from assistant.opener import SessionOpener
+    from ui.keymap import keys_file, load_keymap
 
     if opener is None:
-        opener = ui_support.SessionOpener(home=home, model_dir=model_dir)
+        opener = SessionOpener(home=home, model_dir=model_dir)
+    if voice_factory is None:
+        from assistant.voice import make_push_to_talk
+
+        voice_factory = make_push_to_talk
     if keys_path is None:
-        keys_path = ui_support.keys_file(home)
-    keymap, problems = ui_support.load_keymap(keys_path)
+        keys_path = keys_file(home)
+    keymap, problems = load_keymap(keys_path)
     if theme is not None and theme not in THEMES:
         raise ValueError(f"theme must be one of {sorted(THEMES)}, not {theme!r}")
     return AssistantApp(
@@ -371,5 +378,5 @@ def make_app(
         keymap_problems=problems,
         keys_path=keys_path,
         theme=theme,
-        voice_factory=voice_factory if voice_factory is not None else ui_support.make_push_to_talk,
+        voice_factory=voice_factory,
     )

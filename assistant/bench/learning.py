@@ -2,7 +2,7 @@
 
 One imagined user talks to the assistant over many sessions (each a fresh `Session`: the store
 is closed and reopened between them, as a process restart would). Early on they tell facts about
-themselves (values from the held-out `EVAL` pools of `core.dialogues`, so no model has seen
+themselves (values from the held-out `EVAL` pools of `core.training.dialogues`, so no model has seen
 them) and chat in their own style; in the last two sessions they ask about the facts, each in a
 new conversation, so the answer can come only from what persisted: the recall index and the
 adapter. The same script is replayed for four strategies, each in its own data directory:
@@ -65,7 +65,7 @@ STYLE_SUFFIXES = ("", " It was nice.", " Not bad at all.", " Long day though.")
 @dataclass
 class Turn:
     text: str
-    fact: Any = None  # a `core.dialogues.Fact` when the turn asks about one
+    fact: Any = None  # a `core.training.dialogues.Fact` when the turn asks about one
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Script:
 
 def persona_script(seed: int, sessions: int, per_session: int, n_facts: int) -> Script:
     """The persona: facts told early (retold once later), a style of their own, questions late."""
-    from core import dialogues as d
+    from core.training import dialogues as d
 
     rng = random.Random(f"persona-{seed}")
     pools = d.EVAL
@@ -154,10 +154,10 @@ def stand_in_model(folder: Path, *, quick: bool, log=print) -> Path:
 
     from core.checkpoint import save_model
     from core.config import LiquidConfig
-    from core.dialogues import generate_dialogues
     from core.model import LiquidLM
     from core.template import render_chat
     from core.tokenizer import train_tokenizer
+    from core.training.dialogues import generate_dialogues
 
     torch.manual_seed(0)
     n_docs, steps = (1500, 400) if quick else (4000, 1500)

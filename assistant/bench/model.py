@@ -78,10 +78,10 @@ def measure(quick: bool = False, log=lambda m: print(m, file=sys.stderr), *, cfg
     import torch
 
     from assistant.bench.cpu import cpu_features, timed
-    from core.baseline import KVCache, TransformerLM
     from core.lora import attach_lora, lora_parameters
     from core.model import LiquidLM
     from core.state import state_nbytes
+    from core.training.baseline import KVCache, TransformerLM
 
     torch.manual_seed(0)
     cfg = cfg or shipped_config()

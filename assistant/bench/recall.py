@@ -8,7 +8,7 @@ import json
 def run(args) -> int:
     import torch
 
-    from core.ablation import RecallTask, compare_state_kinds
+    from core.training.ablation import RecallTask, compare_state_kinds
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     seconds = 20.0 if args.quick else float(getattr(args, "seconds", None) or 180.0)

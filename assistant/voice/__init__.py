@@ -1,9 +1,9 @@
 """Voice input: record an utterance from the microphone and turn it into text, fully offline.
 
 The app's entry point is `PushToTalk` (start/stop with one key, level and transcript through
-callbacks). Underneath: `Recorder` (capture, level meter, silence detection), `Transcriber`
-(faster-whisper, loaded once in the background), `read_wav` (any PCM WAV as 16 kHz mono) and
-`doctor_report()` for `assistant doctor`.
+callbacks), which `make_push_to_talk` builds for it. Underneath: `Recorder` (capture, level
+meter, silence detection), `Transcriber` (faster-whisper, loaded once in the background),
+`read_wav` (any PCM WAV as 16 kHz mono) and `doctor_report()` for `assistant doctor`.
 
 Names are imported lazily, so `import assistant.voice` loads neither numpy, PortAudio nor a model.
 """
@@ -30,6 +30,7 @@ _EXPORTS = {
     "get_transcriber": "recognition",
     "PushToTalk": "push_to_talk",
     "VoiceState": "push_to_talk",
+    "make_push_to_talk": "push_to_talk",
     "doctor_report": "doctor",
 }
 

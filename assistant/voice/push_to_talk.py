@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.voice.audio import level_fraction
 from assistant.voice.capture import STOP_REQUESTED, Recorder
 from assistant.voice.recognition import Transcriber, get_transcriber
 
@@ -196,3 +197,26 @@ class PushToTalk:
         self._state = state
         if self.on_state is not None:
             self.on_state(state)
+
+
+def make_push_to_talk(
+    *,
+    on_state: Callable[[str], None],
+    on_level: Callable[[float], None],
+    on_transcript: Callable[[str], None],
+    on_error: Callable[[Exception], None],
+    **options: Any,
+) -> PushToTalk:
+    """The app's voice hook: a `PushToTalk` whose callbacks speak the UI's plain types.
+
+    `on_state` gets "idle", "listening" or "transcribing", `on_level` a meter level in 0..1 (not
+    dBFS); `on_transcript` and `on_error` are passed as they are. Callbacks arrive on the voice
+    worker's thread. `options` go to `PushToTalk` (the tests inject a transcriber and a stream).
+    """
+    return PushToTalk(
+        on_state=lambda state: on_state(state.value),
+        on_level=lambda dbfs: on_level(level_fraction(dbfs)),
+        on_transcript=on_transcript,
+        on_error=on_error,
+        **options,
+    )

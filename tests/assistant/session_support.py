@@ -18,10 +18,10 @@ import torch
 
 from core.checkpoint import save_model
 from core.config import LiquidConfig
-from core.dialogues import generate_dialogues
 from core.model import LiquidLM
 from core.template import render_chat
 from core.tokenizer import train_tokenizer
+from core.training.dialogues import generate_dialogues
 from memory.crypto import KdfParams
 
 CHEAP_KDF = KdfParams(time_cost=1, memory_kib=64, lanes=1)
@@ -91,3 +91,19 @@ def greedy(max_tokens: int = 12):
     from core.generate import SamplingSettings
 
     return SamplingSettings(temperature=0.0, repetition_penalty=1.0, max_tokens=max_tokens, seed=0)
+
+
+def next_logits(session, conversation_id: int, text: str, *, with_memory: bool = True) -> torch.Tensor:
+    """The logits (V,) the model gives for the first reply token if `text` were sent now.
+
+    Nothing is stored: it shows exactly what the conversation's saved state holds. Built from the
+    session's parts as a turn builds it (`Turns.context`: the resumed state, its adapter, the
+    recalled memory and the one prompt), then one forward pass.
+    """
+    runtime = session.runtime
+    model, _ = runtime.load()
+    with runtime.lock:
+        context = session.turns.context(session.chats.get(conversation_id), text, with_memory=with_memory)
+        with torch.inference_mode():
+            logits, _ = model(torch.tensor([context.prompt_ids]), context.state)
+    return logits[0, -1].clone()

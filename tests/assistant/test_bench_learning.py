@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from assistant.bench import learning as bench
-from core import dialogues
+from core.training import dialogues
 
 from .session_support import tiny_model_dir
 

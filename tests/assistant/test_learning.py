@@ -223,7 +223,7 @@ def test_rollback_makes_a_kept_version_active_and_learning_continues_from_it(ses
     assert [e.kind for e in session.learning_log()][-1] == "rollback"
     session.new_conversation()
     talk(session, ["four"])
-    assert session._gen_version == 2  # the new conversation answered with version 2
+    assert session.runtime.adapter_version == 2  # the new conversation answered with version 2
     newest = session.store.list_adapter_versions()[-1]
     assert newest.parent == 2
     assert (session.learning_status().state, session.learning_status().version) == ("idle", newest.version)

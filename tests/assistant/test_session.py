@@ -12,7 +12,7 @@ from assistant.errors import ReplyInProgress
 from assistant.session import Session
 from memory.errors import InstanceLocked, RecordNotFound, VaultMissing, WrongPassphrase
 
-from .session_support import PASSPHRASE, greedy, open_session, tiny_hybrid_model_dir, tiny_model_dir
+from .session_support import PASSPHRASE, greedy, next_logits, open_session, tiny_hybrid_model_dir, tiny_model_dir
 
 
 @pytest.fixture(params=["liquid", "hybrid"])
@@ -74,7 +74,7 @@ def test_conversations_are_created_renamed_listed_and_deleted(session):
 
 
 def test_the_user_message_is_stored_before_generation_and_the_reply_as_it_streams(session, monkeypatch):
-    monkeypatch.setattr("assistant.session.SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr("assistant.session.turn.SAVE_EVERY_S", 0.0)
     conv = session.new_conversation()
     reply = session.send("hello there, how are you?", settings=greedy(8))
     stored = session.messages(conv.id)
@@ -121,7 +121,7 @@ def test_a_reply_dropped_mid_stream_is_cut_and_frees_the_model_at_once(session):
     reply = session.send("tell me a long story", settings=greedy(30))
     next(reply)
     del reply
-    assert not session._generating.is_set()
+    assert not session.runtime.generating.is_set()
     session.send("and another", settings=greedy(4)).wait()
     assert [m.cut for m in session.messages(conv.id)] == [False, True, False, False]
 
@@ -154,10 +154,10 @@ def test_reopening_continues_with_logits_identical_to_never_closing(session, mod
     conv = session.new_conversation()
     for text in ("my cat is called Miso", "we like tea and long walks"):
         session.send(text, settings=greedy(10)).wait()
-    before = session.next_logits(conv.id, "what is my cat called?")
+    before = next_logits(session, conv.id, "what is my cat called?")
     again = reopen(session, model_dir)
     try:
-        after = again.next_logits(conv.id, "what is my cat called?")
+        after = next_logits(again, conv.id, "what is my cat called?")
         assert torch.equal(before, after)
         assert not [e for e in again.learning_log() if e.kind == "state"]  # nothing was re-read
     finally:
@@ -172,12 +172,11 @@ def test_a_turn_feeds_only_new_tokens_into_the_stored_state(session):
     conv = session.new_conversation()
     reply = session.send("hello", settings=greedy(6))
     reply.wait()
-    model, tok = session._ensure_model()
+    model, tok = session.runtime.load()
     gen = Generator(model, tok)
     prompt = tok.encode(render_turn("user", "hello") + render_turn("assistant", "", close=False))
-    list(gen.stream(prompt, None, greedy(6)))
-    assert gen.reply_text() == reply.text
-    expected = session.next_logits(conv.id, "next", with_memory=False)
+    assert "".join(gen.stream(prompt, None, greedy(6))) == reply.text
+    expected = next_logits(session, conv.id, "next", with_memory=False)
     with torch.inference_mode():
         logits, _ = model(torch.tensor([tok.encode(render_turn("user", "next") + render_turn("assistant", "", close=False))]), gen.state)
     assert torch.allclose(expected, logits[0, -1], atol=1e-5)
@@ -189,10 +188,10 @@ def test_a_new_conversation_starts_from_a_clean_state(session):
     session.new_conversation()
     session.send("my sister is called Ines", settings=greedy(8)).wait()
     fresh = session.new_conversation()
-    model, tok = session._ensure_model()
+    model, tok = session.runtime.load()
     with torch.inference_mode():
         zero, _ = model(torch.tensor([tok.encode(render_turn("user", "hi") + render_turn("assistant", "", close=False))]))
-    assert torch.equal(session.next_logits(fresh.id, "hi", with_memory=False), zero[0, -1])
+    assert torch.equal(next_logits(session, fresh.id, "hi", with_memory=False), zero[0, -1])
 
 
 def test_a_conversation_keeps_the_adapter_version_its_state_was_made_with(session):
@@ -206,7 +205,7 @@ def test_a_conversation_keeps_the_adapter_version_its_state_was_made_with(sessio
     assert session.learning_status().version == 2
     reply = session.send("what are their names?", settings=greedy(6))
     reply.wait()
-    assert not reply.reread and session._gen_version == 1
+    assert not reply.reread and session.runtime.adapter_version == 1
     assert session.store.load_state(conv.id).tag.endswith(":1")
 
 
@@ -221,7 +220,7 @@ def test_a_state_from_an_adapter_no_longer_in_use_is_re_read_once_and_logged(ses
     session.rollback(0)  # back to the base model: version 1 leaves the active lineage
     reply = session.send("what are their names?", settings=greedy(6))
     reply.wait()
-    assert reply.reread and session._gen_version is None
+    assert reply.reread and session.runtime.adapter_version is None
     events = [e.detail for e in session.learning_log() if e.kind == "state"]
     assert len(events) == 1
     assert "re-read 2 messages" in events[0] and "adapter version 1" in events[0] and "no longer in use" in events[0]
@@ -328,8 +327,8 @@ def test_a_reply_with_a_memory_block_is_decoded_with_memory_contrast(session, mo
     assert seen == [None, tok.encode(turn)]  # no block for the first message, then the contrast
     monkeypatch.undo()
     gen = Generator(model, tok)
-    list(gen.stream(tok.encode(render_memory(reply.memory_used) + turn), None, settings, contrast_ids=tok.encode(turn)))
-    assert reply.text == gen.reply_text()
+    pieces = gen.stream(tok.encode(render_memory(reply.memory_used) + turn), None, settings, contrast_ids=tok.encode(turn))
+    assert reply.text == "".join(pieces)
 
 
 def test_memories_are_added_edited_deleted_and_counted(session):
@@ -429,7 +428,7 @@ def test_export_and_import_carry_conversations_states_and_learning(tmp_path, mod
         conv = first.new_conversation("pets")
         first.send("my cat is called Miso", settings=greedy(6)).wait()
         assert first.wait_for_learning(60)
-        logits = first.next_logits(conv.id, "and her name?")
+        logits = next_logits(first, conv.id, "and her name?")
         steps = []
         first.export(tmp_path / "backup.enc", "export pass", progress=lambda d, t: steps.append((d, t)))
         assert steps == [(0, 1), (1, 1)]
@@ -440,7 +439,7 @@ def test_export_and_import_carry_conversations_states_and_learning(tmp_path, mod
         second.import_(tmp_path / "backup.enc", "export pass")
         assert [c.title for c in second.conversations()] == ["pets"]
         assert second.learning_status().version == 1
-        assert torch.equal(second.next_logits(conv.id, "and her name?"), logits)
+        assert torch.equal(next_logits(second, conv.id, "and her name?"), logits)
         second.select(conv.id)
         second.send("thanks", settings=greedy(4)).wait()
         assert second.wait_for_learning(60)

@@ -23,7 +23,7 @@ def cli(monkeypatch, capsys):
     """Run `assistant ...` in-process with the tiny model; returns (exit code, stdout, stderr)."""
     monkeypatch.setenv("ASSISTANT_PASSPHRASE", PASSPHRASE)
     monkeypatch.setattr("assistant.paths.default_model_dir", tiny_model_dir)
-    monkeypatch.setattr("assistant.session.DESIGN_KDF", CHEAP_KDF)  # a new vault in milliseconds
+    monkeypatch.setattr("assistant.session.opening.DESIGN_KDF", CHEAP_KDF)  # a new vault in milliseconds
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv))

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.generate import SamplingSettings
-from tests.assistant.session_support import open_session
+from tests.assistant.session_support import next_logits, open_session
 from tests.core.lfm2_support import build_lfm2_dir
 
 
@@ -41,7 +41,7 @@ def test_the_session_loads_an_lfm2_folder_and_replies(session):
     session.new_conversation()
     reply = session.send("hello there", settings=greedy(5))
     reply.wait()
-    model, _ = session._ensure_model()
+    model, _ = session.runtime.load()
     assert isinstance(model, Lfm2LM) and model.start_ids
     assert reply.done and not reply.cut
 
@@ -50,12 +50,12 @@ def test_reopening_an_lfm2_conversation_continues_from_its_bounded_state(session
     conv = session.new_conversation()
     for text in ("my sister is called ines", "we like tea and long walks", "the cat sat on the mat"):
         session.send(text, settings=greedy(8)).wait()  # past the 24-token window
-    before = session.next_logits(conv.id, "what is her name?")
+    before = next_logits(session, conv.id, "what is her name?")
     home = session.home
     session.close()
     again = open_session(home, lfm2_dir())
     try:
-        assert torch.equal(again.next_logits(conv.id, "what is her name?"), before)
+        assert torch.equal(next_logits(again, conv.id, "what is her name?"), before)
         assert not [e for e in again.learning_log() if e.kind == "state"]  # resumed, nothing re-read
     finally:
         again.close()
@@ -106,7 +106,7 @@ def test_lfm2_350m_shape_reads_as_published():
 
 
 def test_doctor_reports_an_lfm2_folder_and_names_what_is_missing(tmp_path):
-    from assistant.ui_support import check_model
+    from assistant.doctor import check_model
 
     checks = check_model(lfm2_dir())
     assert checks[0].status == "ok" and "LFM2 checkpoint" in checks[0].detail

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from .session_support import greedy, open_session, tiny_model_dir
+from .session_support import greedy, next_logits, open_session, tiny_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,11 +21,11 @@ CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from safetensors.torch import save_file
-    from tests.assistant.session_support import open_session
+    from tests.assistant.session_support import next_logits, open_session
 
     home, model_dir, out, conversation = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     session = open_session(home, model_dir, learn=False)
-    logits = session.next_logits(conversation, "what is my cat called?")
+    logits = next_logits(session, conversation, "what is my cat called?")
     states = [e for e in session.learning_log() if e.kind == "state"]
     session.close()
     assert not states, states
@@ -44,7 +44,7 @@ def test_a_new_process_continues_a_conversation_with_identical_logits(tmp_path):
         for text in ("my cat is called Miso", "she likes tea", "and long walks by the river"):
             session.send(text, settings=greedy(10)).wait()
         assert session.wait_for_learning(60)  # learning went on: the conversation kept its version
-        before = session.next_logits(conv.id, "what is my cat called?")
+        before = next_logits(session, conv.id, "what is my cat called?")
     finally:
         session.close()
     out = tmp_path / "logits.safetensors"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from core.checkpoint import load_model
-from core.data import build_corpus
-from tests.core.test_data import _fixture_sources
+from core.training.data import build_corpus
+from tests.core.training.test_data import _fixture_sources
 from ui.cli import main
 
 SEQ, BATCH = 32, 2

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from core.checkpoint import load_model
-from core.dialogues import memory_eval_cases
-from core.evaluate import greedy_reply, memory_eval
+from core.training.dialogues import memory_eval_cases
+from core.training.evaluate import greedy_reply, memory_eval
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "default"
 

@@ -7,7 +7,6 @@ history, quit. It needs the shipped model (models/default/model.safetensors) and
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -26,9 +25,6 @@ PASSPHRASE = "plum kettle orbit seven"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("assistant.session") is None, reason="assistant.session is not in this build yet"
-    ),
     pytest.mark.skipif(
         not OVERRIDE and not SHIPPED.is_file(),
         reason=f"the shipped model is not there yet ({SHIPPED.relative_to(ROOT)}); set ASSISTANT_E2E_MODEL to use another",

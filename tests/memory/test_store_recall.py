@@ -142,6 +142,35 @@ def test_store_recall_can_leave_out_the_current_conversation(store):
     assert [h.id for h in store.recall("gardens", exclude_conversation=here.id)] == [elsewhere.id]
 
 
+def test_search_by_role_keeps_memories_and_the_roles_asked_for():
+    index = RecallIndex()
+    index.add(("message", 1), "my bicycle is green", 7, "user")
+    index.add(("message", 2), "your bicycle is green", 7, "assistant")
+    index.add(("memory", 3), "the bicycle lives in the shed")
+    index.add(("message", 4), "bicycle without a role", 8)
+    assert {h.id for h in index.search("bicycle", k=10, roles=["user"])} == {1, 3}
+    assert {h.id for h in index.search("bicycle", k=10, roles=["nobody"])} == {3}
+    assert {h.id for h in index.search("bicycle", k=10)} == {1, 2, 3, 4}
+    index.remove(("message", 4))
+    index.compact()  # roles survive a compaction
+    assert {h.id for h in index.search("bicycle", k=10, roles=["assistant"])} == {2, 3}
+
+
+def test_store_recall_by_role_leaves_out_the_assistants_replies(store):
+    """The session's recall policy asks the store for the user's own statements only."""
+    from tests.memory.store_helpers import PASSPHRASE
+
+    conv = store.add_conversation()
+    user, reply = store.add_turn(conv.id, "my locker is number 311", "your locker is number 311")
+    memory = store.add_memory("the locker key is blue")
+    expected = {("message", user.id), ("memory", memory.id)}
+    assert {(h.kind, h.id) for h in store.recall("locker", 10, roles=["user"])} == expected
+    store.lock()  # rebuilt from the rows on unlock: the roles come from the decrypted messages
+    store.unlock(PASSPHRASE)
+    assert {(h.kind, h.id) for h in store.recall("locker", 10, roles=["user"])} == expected
+    assert ("message", reply.id) in {(h.kind, h.id) for h in store.recall("locker", 10)}
+
+
 def test_deleting_a_conversation_empties_its_recall(store):
     conv = store.add_conversation()
     store.add_turn(conv.id, "quantum chromodynamics", "gluons")

@@ -28,9 +28,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def no_voice(**_callbacks: Any) -> Any:
-    from assistant.errors import NotAvailable
+    """The app's voice factory in tests: there is no microphone here (the app says so and typing works)."""
+    from assistant.errors import MicrophoneUnavailable
 
-    raise NotAvailable("voice input is not part of this build")
+    raise MicrophoneUnavailable("no microphone in the tests")
 
 
 @pytest.fixture(autouse=True)

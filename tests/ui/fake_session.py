@@ -1,4 +1,5 @@
-"""A deterministic stand-in for `assistant.Session`, with exactly its interface.
+"""A deterministic stand-in for `assistant.session.Session`: it implements `SessionLike`, exactly
+what the UI needs of a session (`tests/ui/test_session_protocol.py` checks both against it).
 
 The terminal app is built and tested against this until (and beside) the real session: replies
 are fixed Markdown streamed word by word, times come from a fixed clock, learning "runs" in a
@@ -118,7 +119,8 @@ def pieces_of(text: str) -> list[str]:
 
 
 class FakeReply:
-    """`session.send(...)`: an iterator of str pieces; afterwards text, message_id, cut, tokens_per_s, memory_used."""
+    """`session.send(...)` (a `ReplyLike`): an iterator of str pieces; afterwards text, message_id,
+    cut, tokens_per_s, memory_used."""
 
     def __init__(self, session: FakeSession, conversation_id: int, full: str, cancel: threading.Event | None) -> None:
         self._session = session
@@ -129,12 +131,13 @@ class FakeReply:
         self.message_id: int | None = None
         self.cut = False
         self.tokens_per_s = 42.0
-        self.memory_used = 1 if session.memory_count() else 0
+        self.memory_used: list[str] = session._recalled()
+        self._closed = False
 
     def __iter__(self) -> Iterator[str]:
         session = self._session
         for index, piece in enumerate(self._pieces):
-            if self._cancel is not None and self._cancel.is_set():
+            if self._closed or (self._cancel is not None and self._cancel.is_set()):
                 self.cut = True
                 break
             if index == 1 and session.hold is not None:
@@ -150,6 +153,10 @@ class FakeReply:
             yield piece
         self.message_id = session._finish_reply(self._conversation_id, self.text, self.cut)
 
+    def close(self) -> None:
+        """Stop early: an iteration still running ends at its next piece, marked cut."""
+        self._closed = True
+
 
 class FakeSession:
     """A deterministic `assistant.Session` (see the module docstring)."""
@@ -160,7 +167,7 @@ class FakeSession:
         self._home = home
         self._vault = vault
         self._lock = threading.RLock()
-        self._callbacks: list[Callable[[Any], None]] = []
+        self._callbacks: list[Callable[[LearningEvent], None]] = []
         self._threads: list[threading.Thread] = []
         self._current: int | None = None
         self.closed = False
@@ -205,7 +212,7 @@ class FakeSession:
 
     # --- conversations ------------------------------------------------------------------------
 
-    def conversations(self) -> list[Any]:
+    def conversations(self) -> list[ConversationInfo]:
         with self._lock:
             return sorted(self._vault.conversations.values(), key=lambda c: (c.updated_at, c.id), reverse=True)
 
@@ -291,7 +298,7 @@ class FakeSession:
 
     # --- learning -----------------------------------------------------------------------------
 
-    def on_learning_event(self, callback: Callable[[Any], None]) -> None:
+    def on_learning_event(self, callback: Callable[[LearningEvent], None]) -> None:
         self._callbacks.append(callback)
 
     def _emit(self, kind: str, detail: str) -> None:
@@ -402,6 +409,11 @@ class FakeSession:
 
     def memory_count(self) -> int:
         return len(self._vault.memories)
+
+    def _recalled(self) -> list[str]:
+        """The fake memory block of a reply: the first memory, if there is one."""
+        with self._lock:
+            return [m.text for m in list(self._vault.memories.values())[:1]]
 
     def search(self, query: str, k: int = 10) -> list[SearchHit]:
         words = {w for w in re.findall(r"\w+", query.lower())}

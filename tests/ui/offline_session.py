@@ -57,7 +57,7 @@ EXPORT_PASSPHRASE = "a different export passphrase"
 
 
 async def drive(home: Path, model_dir: Path, export: Path) -> dict:
-    from assistant.ui_support import SessionOpener
+    from assistant.opener import SessionOpener
     from tests.assistant.session_support import CHEAP_KDF
     from tests.ui.conftest import no_voice
     from ui.app import make_app

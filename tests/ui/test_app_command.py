@@ -29,7 +29,7 @@ def test_the_app_needs_a_terminal(capsys):
 
 
 def test_make_app_defaults_to_the_real_session_and_the_data_directory(tmp_path):
-    from assistant.ui_support import SessionOpener
+    from assistant.opener import SessionOpener
     from ui.app import make_app
 
     app = make_app(home=tmp_path, model_dir=tmp_path / "model")

@@ -6,15 +6,16 @@ import json
 
 import pytest
 
-from assistant import ui_support
-from assistant.ui_support import Check
+from assistant import doctor
+from assistant.doctor import Check
+from ui import keymap
 from ui.cli import main
 
 
 @pytest.fixture(autouse=True)
 def _no_voice_hardware(monkeypatch):
     """The microphone and speech model are checked in their own test below, not on this machine's hardware."""
-    monkeypatch.setattr(ui_support, "check_voice", lambda: [Check("voice", "skip", "not checked in this test")])
+    monkeypatch.setattr(doctor, "check_voice", lambda: [Check("voice", "skip", "not checked in this test")])
 
 
 def run_doctor(capsys, *args: str) -> tuple[int, str]:
@@ -46,7 +47,7 @@ def test_a_data_directory_others_can_read_is_a_warning_with_chmod(tmp_path, _iso
     _isolated_home.chmod(0o755)
     (_isolated_home / "store.db").write_bytes(b"")
     (_isolated_home / "store.db").chmod(0o644)
-    checks = ui_support.check_data_dir(_isolated_home)
+    checks = doctor.check_data_dir(_isolated_home)
     assert [(c.status, c.fix) for c in checks] == [
         ("warn", f"chmod 700 {_isolated_home}"),
         ("warn", f"chmod 600 {_isolated_home}/*"),
@@ -56,7 +57,7 @@ def test_a_data_directory_others_can_read_is_a_warning_with_chmod(tmp_path, _iso
 def test_a_database_without_its_key_file_fails(_isolated_home):
     _isolated_home.mkdir(mode=0o700)
     (_isolated_home / "store.db").write_bytes(b"")
-    [check] = ui_support.check_vault(_isolated_home)
+    [check] = doctor.check_vault(_isolated_home)
     assert check.status == "fail" and "key file is gone" in check.detail
 
 
@@ -70,7 +71,7 @@ def test_a_vault_in_use_by_another_instance_is_reported(_isolated_home):
     lock = InstanceLock(_isolated_home)
     lock.acquire()
     try:
-        vault, instance = ui_support.check_vault(_isolated_home)
+        vault, instance = doctor.check_vault(_isolated_home)
     finally:
         lock.release()
     assert vault.status == "ok" and "Argon2id" in vault.detail
@@ -80,7 +81,7 @@ def test_a_vault_in_use_by_another_instance_is_reported(_isolated_home):
 def test_a_broken_keys_file_is_a_warning(_isolated_home):
     _isolated_home.mkdir(mode=0o700)
     (_isolated_home / "keys.json").write_text("{")
-    [check] = ui_support.check_keys(_isolated_home)
+    [check] = keymap.check_keys(_isolated_home)
     assert check.status == "warn" and "not valid JSON" in check.detail
 
 
@@ -91,7 +92,7 @@ def test_a_missing_microphone_is_a_warning_not_a_failure(monkeypatch):
     monkeypatch.setattr(
         assistant.voice, "doctor_report", lambda: [("microphone", False, "no input device found"), ("speech model", True, "ok")], raising=False
     )
-    mic, model = ui_support.check_voice()
+    mic, model = doctor.check_voice()
     assert (mic.status, model.status) == ("warn", "ok")
     assert "arecord -l" in mic.fix
 

@@ -8,7 +8,6 @@ socket module would find no network.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -16,13 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("assistant.session") is None, reason="assistant.session is not in this build yet"
-)
 
 
 def _network_namespace_prefix() -> list[str]:

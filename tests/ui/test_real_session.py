@@ -7,15 +7,9 @@ the history shown again.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from tests.ui.conftest import fill, settle, unlock, wait_until
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("assistant.session") is None, reason="assistant.session is not in this build yet"
-)
 
 PASSPHRASE = "plum kettle orbit seven"
 
@@ -28,7 +22,7 @@ def model_dir():
 
 
 def real_opener(home, model_dir):
-    from assistant.ui_support import SessionOpener
+    from assistant.opener import SessionOpener
     from tests.assistant.session_support import CHEAP_KDF
 
     return SessionOpener(home=home, model_dir=model_dir, kdf=CHEAP_KDF)

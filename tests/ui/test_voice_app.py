@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant import ui_support
 from assistant.errors import MicrophoneUnavailable
-from assistant.voice.push_to_talk import PushToTalk
+from assistant.voice.push_to_talk import PushToTalk, make_push_to_talk
 from assistant.voice.recognition import Transcriber
 from assistant.voice.speech_set import normalize_words, synthesize
 from assistant.voice.streams import ArrayInputStream
@@ -45,12 +44,11 @@ def transcriber() -> Transcriber:
 class Microphone:
     """Voice factories for the app that hear given audio; keeps the streams and controllers built.
 
-    Each factory is the app's default one, `ui_support.make_push_to_talk`, unchanged; only the
-    `PushToTalk` it builds gets the injected stream class (and the module's speech model).
+    Each factory is the app's default one, `make_push_to_talk`, with the injected stream class
+    (and the module's speech model) passed on to the `PushToTalk` it builds.
     """
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, transcriber: Transcriber) -> None:
-        self._monkeypatch = monkeypatch
+    def __init__(self, transcriber: Transcriber) -> None:
         self._transcriber = transcriber
         self.streams: list[ArrayInputStream] = []
         self.controllers: list[PushToTalk] = []
@@ -64,16 +62,16 @@ class Microphone:
             return self.streams[-1]
 
         def push_to_talk(**callbacks: Any) -> PushToTalk:
-            self.controllers.append(PushToTalk(self._transcriber, stream_class=stream_class, **callbacks))
-            return self.controllers[-1]
+            talk = make_push_to_talk(transcriber=self._transcriber, stream_class=stream_class, **callbacks)
+            self.controllers.append(talk)
+            return talk
 
-        self._monkeypatch.setattr(ui_support, "push_to_talk_class", lambda: (push_to_talk, ""))
-        return ui_support.make_push_to_talk
+        return push_to_talk
 
 
 @pytest.fixture
-def microphone(monkeypatch: pytest.MonkeyPatch, transcriber: Transcriber) -> Microphone:
-    return Microphone(monkeypatch, transcriber)
+def microphone(transcriber: Transcriber) -> Microphone:
+    return Microphone(transcriber)
 
 
 def share_of_words_heard(expected: str, heard: str) -> float:

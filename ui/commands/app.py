@@ -40,14 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assistant.unlock import PassphraseRequired, store_passphrase
-    from assistant.ui_support import SessionOpener
+    from assistant.opener import SessionOpener
     from ui.app import make_app
 
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         print("assistant: the app needs a terminal; for scripts use `assistant ask TEXT`", file=sys.stderr)
         return 2
     opener = SessionOpener(model_dir=getattr(args, "app_model", None))
-    opener.exists()  # raises NotAvailable early (printed by the command line) if this build has no session
     try:
         passphrase: str | None = store_passphrase(getattr(args, "app_passphrase_file", None), interactive=False)
     except PassphraseRequired:

@@ -33,12 +33,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        module = importlib.import_module(f"assistant.bench.{args.kind}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"assistant.bench.{args.kind}":
-            raise
-        from assistant.errors import NotAvailable
-
-        raise NotAvailable(f"`assistant bench {args.kind}` is not available in this build yet") from None
+    module = importlib.import_module(f"assistant.bench.{args.kind}")
     return int(module.run(args) or 0)

@@ -28,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.ui_support import run_checks
+    from assistant.doctor import run_checks
+    from ui.keymap import check_keys
 
-    checks = run_checks(model_dir=args.model)
+    checks = run_checks(model_dir=args.model, interface_checks=[check_keys])
     failed = [c for c in checks if c.status == "fail"]
     if args.json:
         json.dump({"ok": not failed, "checks": [asdict(c) for c in checks]}, sys.stdout, indent=1)

@@ -85,20 +85,8 @@ def _record(args: argparse.Namespace):
 
 def _send(text: str) -> int:
     """Send `text` as a message through the session layer, exactly as `assistant ask TEXT` does."""
-    import importlib
+    from ui.commands import ask
 
-    from assistant.errors import NotAvailable
-
-    try:
-        importlib.import_module("assistant.session")
-        ask = importlib.import_module("ui.commands.ask")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("assistant.session", "ui.commands.ask"):
-            raise
-        raise NotAvailable(
-            "`assistant listen --send` needs the session (assistant.session), which this build does not "
-            "have yet; the transcript is printed above."
-        ) from None
     parser = argparse.ArgumentParser(prog="assistant ask")
     ask.add_arguments(parser)
     return int(ask.run(parser.parse_args(["--", text])) or 0)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Label, Sparkline, Static
 
 from assistant.errors import USER_ERRORS
+from assistant.session.records import AdapterVersionInfo, LearningEvent
 from ui.screens._format import loss, one_line, when
+from ui.screens.base import SessionScreen
 from ui.screens.dialogs import ConfirmDialog
 
 EXPLANATION = (
@@ -26,12 +27,12 @@ EXPLANATION = (
 )
 
 
-def _series(values: Any) -> list[float]:
+def _series(values: Iterable[float | None]) -> list[float]:
     """The numbers among `values` (a version without a metric is skipped)."""
     return [float(v) for v in values if isinstance(v, (int, float))]
 
 
-class LearningScreen(Screen):
+class LearningScreen(SessionScreen):
     """Adapter versions with their metrics, loss sparklines, pause/resume, roll back, the log."""
 
     BINDINGS = [
@@ -73,11 +74,7 @@ class LearningScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._versions: list[Any] = []
-
-    @property
-    def session(self) -> Any:
-        return self.app.session
+        self._versions: list[AdapterVersionInfo] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Learning: what the assistant learned from you", classes="title")
@@ -114,8 +111,9 @@ class LearningScreen(Screen):
 
         versions = list(self.session.adapter_versions())
         self._versions = versions
-        for name, attribute in (("personal", "personal_loss"), ("anchor", "anchor_loss")):
-            series = _series(getattr(v, attribute) for v in versions)
+        losses = {"personal": [v.personal_loss for v in versions], "anchor": [v.anchor_loss for v in versions]}
+        for name, values in losses.items():
+            series = _series(values)
             self.query_one(f"#{name}", Sparkline).data = series or [0.0]
             trend = f"\n{series[0]:.2f} → {series[-1]:.2f}" if series else "\nnothing yet"
             self.query_one(f"#{name}-label", Label).update(Content(f"{name} loss{trend}"))
@@ -147,7 +145,7 @@ class LearningScreen(Screen):
         for event in reversed(list(self.session.learning_log(limit=20))):
             log.add_row(Content(when(event.at)), Content(one_line(event.kind, 14)), Content(one_line(event.detail, 120)))
 
-    def learning_changed(self, event: Any) -> None:
+    def learning_changed(self, event: LearningEvent | None) -> None:
         """The learner reported (called by the app on the UI thread)."""
         self.refresh_all()
 
@@ -174,7 +172,7 @@ class LearningScreen(Screen):
             self.notify("Learning paused: chats work as before, nothing new is learned.", timeout=4)
         self.refresh_all()
 
-    def _selected_version(self) -> Any:
+    def _selected_version(self) -> AdapterVersionInfo | None:
         if not self._versions:
             return None
         table = self.query_one("#versions", DataTable)

@@ -17,11 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, ProgressBar, Static, TabbedContent, TabPane
 
 from assistant.errors import USER_ERRORS
+from assistant.session.protocol import ProgressFn
+from assistant.session.records import LearningEvent, SearchHit
 from ui.screens._format import one_line, when
+from ui.screens.base import SessionScreen
 from ui.screens.dialogs import ConfirmDialog, ExportDialog, ExportRequest, ImportDialog, ImportRequest, TextPrompt
 from ui.widgets.safe_input import SafeInput
 
@@ -33,7 +35,7 @@ def _plain(text: str) -> Content:
     return Content(text)
 
 
-class MemoryScreen(Screen):
+class MemoryScreen(SessionScreen):
     """Browse, search, add, edit and delete what the assistant keeps; export, import, reset."""
 
     BINDINGS = [
@@ -79,15 +81,11 @@ class MemoryScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._memory_ids: list[Any] = []
-        self._conversation_ids: list[Any] = []
-        self._hits: list[Any] = []
+        self._memory_ids: list[int] = []
+        self._conversation_ids: list[int] = []
+        self._hits: list[SearchHit] = []
         self._operation: str | None = None
         """The export / import / reset running, if any (it owns the progress bar)."""
-
-    @property
-    def session(self) -> Any:
-        return self.app.session
 
     def compose(self) -> ComposeResult:
         yield Static("Memory: what the assistant keeps", classes="title")
@@ -152,13 +150,13 @@ class MemoryScreen(Screen):
         table.add_column("Msgs", width=4)
         table.add_column("Updated", width=12)
         for conv in conversations:
-            title = ("TEMP " if getattr(conv, "temporary", False) else "") + (conv.title or "Untitled")
+            title = ("TEMP " if conv.temporary else "") + (conv.title or "Untitled")
             table.add_row(_plain(one_line(title, width)), _plain(str(conv.message_count)), _plain(when(conv.updated_at)))
         self._conversation_ids = [c.id for c in conversations]
         if conversations:
             table.move_cursor(row=min(row, len(conversations) - 1))
 
-    def _show_hits(self, hits: list[Any]) -> None:
+    def _show_hits(self, hits: list[SearchHit]) -> None:
         table = self.query_one("#results", DataTable)
         table.clear(columns=True)
         width = self._text_width(24)
@@ -189,7 +187,7 @@ class MemoryScreen(Screen):
     def _tab(self) -> str:
         return self.query_one(TabbedContent).active
 
-    def _selected(self, table_id: str, ids: list[Any]) -> Any:
+    def _selected(self, table_id: str, ids: list[int]) -> int | None:
         table = self.query_one(f"#{table_id}", DataTable)
         if not ids or table.row_count == 0:
             return None
@@ -307,7 +305,7 @@ class MemoryScreen(Screen):
         )
 
     @work(thread=True, group="delete")
-    def _delete(self, kind: str, ident: Any) -> None:
+    def _delete(self, kind: str, ident: int) -> None:
         try:
             if kind == "memory":
                 self.session.delete_memory(ident)
@@ -437,7 +435,7 @@ class MemoryScreen(Screen):
 
     # --- progress -----------------------------------------------------------------------------
 
-    def _progress_callback(self) -> Any:
+    def _progress_callback(self) -> ProgressFn:
         """A `progress(done, total)` (or `progress(fraction)`) callback safe to call from a thread."""
 
         def progress(*args: Any) -> None:
@@ -465,7 +463,7 @@ class MemoryScreen(Screen):
         self.query_one("#progress-row").remove_class("-active")
         self.notify(message, severity=severity, timeout=6)  # type: ignore[arg-type]
 
-    def learning_changed(self, event: Any) -> None:
+    def learning_changed(self, event: LearningEvent | None) -> None:
         """Show unlearning progress while the learner forgets something (from the app)."""
         if self._operation:
             return
@@ -474,15 +472,12 @@ class MemoryScreen(Screen):
         if status.state != "unlearning":
             row.remove_class("-active")
             return
-        detail = str(getattr(event, "detail", None) or status.last_event or "")
+        detail = (event.detail if event is not None else "") or status.last_event or ""
         detail = re.sub(r"^unlearning:\s*", "", detail, flags=re.IGNORECASE) or "retraining…"
         self.query_one("#progress-label", Static).update(Content(one_line(f"Unlearning: {detail}", 60)))
         bar = self.query_one("#progress", ProgressBar)
-        fraction = getattr(event, "progress", None)
-        step = _STEP.search(str(detail))
-        if isinstance(fraction, (int, float)):
-            bar.update(total=1.0, progress=float(fraction))
-        elif step and int(step.group(2)) > 0:
+        step = _STEP.search(detail)
+        if step and int(step.group(2)) > 0:
             bar.update(total=float(step.group(2)), progress=float(step.group(1)))
         else:
             bar.update(total=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
@@ -30,14 +29,6 @@ def test_listen_file_with_a_bad_wav_explains_and_fails(tmp_path, capsys):
 def test_listen_with_a_missing_model_explains_and_fails(tmp_path, hello_wav, capsys):
     assert main(["listen", "--file", str(hello_wav), "--model", str(tmp_path)]) == 1
     assert "has no model.bin" in capsys.readouterr().err
-
-
-def test_listen_send_without_the_session_layer_says_so_after_printing(hello_wav, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "assistant.session", None)  # as if the session did not exist
-    assert main(["listen", "--file", str(hello_wav), "--send"]) == 1
-    captured = capsys.readouterr()
-    assert word_error_rate([(HELLO, captured.out.strip())]) <= 0.2
-    assert "--send` needs the session" in captured.err
 
 
 def test_doctor_report_lists_the_microphone_and_the_model_check():

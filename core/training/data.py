@@ -11,7 +11,7 @@
   manifest.json           sources, licences, documents/characters/words per source and split,
                           what was skipped and why, seed, build version, file hashes.
 
-Generated memory dialogues (`core.dialogues`) are sized to `GENERATED_SHARE` of all characters.
+Generated memory dialogues (`core.training.dialogues`) are sized to `GENERATED_SHARE` of all characters.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from core import dialogues
-from core.data_sources import SOURCES, Source, SourceMissing
 from core.errors import ModelError
 from core.template import END, ROLE_TOKENS, clean_text, render_chat
+from core.training import dialogues
+from core.training.sources import SOURCES, Source, SourceMissing
 
 BUILD_VERSION = 5  # 2: recall drills added to the training split; 3: wide drills (corpus words as values);
 # 4: made-up hiding places in wide and scrambled drills, a larger wide share;
@@ -53,7 +53,7 @@ ANCHOR_MIX = {
     "chitchat": 0.40, "austen": 0.16, "wordnet": 0.13, "pydocs": 0.13, "fortunes": 0.12,
     "chatterbot": 0.06,
 }  # fmt: skip
-GENERATED = Source("generated", "MIT (this project)", "core.dialogues", "dialogue", lambda: iter(()), lambda: True)
+GENERATED = Source("generated", "MIT (this project)", "core.training.dialogues", "dialogue", lambda: iter(()), lambda: True)
 
 FILES = ("train.jsonl", "val.jsonl", "anchor.txt", "memory_eval.jsonl", "manifest.json")
 

@@ -420,314 +420,306 @@ def _eval_values() -> frozenset[str]:
 _EVAL_VALUES: frozenset[str] | None = None
 
 
-def make_fact(rng: random.Random, pools: Pools, kind: str | None = None) -> Fact:
-    """A random fact of `kind` (or of a random kind), its values drawn from `pools`."""
-    kind = kind or rng.choices(FACT_KINDS, weights=FACT_WEIGHTS)[0]
-    return _MAKERS[kind](rng, pools)
+def _date_maybe_time(rng: random.Random, pools: Pools, slots: dict[str, str]) -> str:
+    day = random_date(rng, pools)
+    return f"{day} at {random_time(rng)}" if rng.random() < 0.6 else day
 
 
-def _own_name(rng, pools):
-    v = _person_name(rng, pools)
-    return Fact(
-        "own_name", "name:self", v,
+def _pet_or_person(rng: random.Random, pools: Pools, slots: dict[str, str]) -> str:
+    return rng.choice(pools.pet_names) if rng.random() < 0.7 else _person_name(rng, pools)
+
+
+def _wifi_password(rng: random.Random, pools: Pools, slots: dict[str, str]) -> str:
+    return f"{rng.choice(pools.code_words)}-{rng.choice(pools.code_words)}-{random_number(rng, pools, 2)}"
+
+
+_NUMBER_WIDTHS = dict(NUMBERS)
+
+# What a row's `draws` can name. A subject is one word or phrase from a fixed list; `v:` draws
+# the value: from the pool of that name (`v:cities`), or by one of `_VALUES` (`v:person`).
+_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "r": RELATIVES, "pet": PETS, "what": FAVOURITES, "fav": ("favourite", "favorite"), "when": WHENS,
+    "appt": APPOINTMENTS, "thing": tuple(_NUMBER_WIDTHS), "item": ITEMS,
+}  # fmt: skip
+_VALUES = {
+    "person": lambda rng, pools, slots: _person_name(rng, pools),
+    "pet": _pet_or_person,
+    "date": lambda rng, pools, slots: random_date(rng, pools),
+    "date_time": _date_maybe_time,
+    "digits": lambda rng, pools, slots: random_number(rng, pools, _NUMBER_WIDTHS[slots["thing"]]),
+    "password": _wifi_password,
+    "favourite": lambda rng, pools, slots: _pick_fav_value(rng, pools, slots["what"]),
+}
+# Subjects the verb agrees with as plurals: the favourite fruit and animal values are plurals
+# ("figs are my favourite fruit"), and so are these items.
+_PLURALS = frozenset({"fruit", "animal", "keys", "glasses", "headphones"})
+
+
+def _grammar(slots: dict[str, str]) -> dict[str, str]:
+    """Slots that follow from the drawn ones, with no randomness: words that agree with them."""
+    value, when = slots["v"], slots.get("when", "")
+    return {
+        "on": "" if value.startswith("the ") else "on ",  # "on May 3" but "the 3rd of May"
+        "a_v": ("an " if value[:1] in "aeiou" else "a ") + "{v}",  # "an engineer" (the value stays a slot)
+        "a_appt": _a(slots["appt"]) if "appt" in slots else "",
+        "be": "are" if slots.get("what", slots.get("item")) in _PLURALS else "is",
+        "When": when[:1].upper() + when[1:],
+        "day": when.replace("on ", ""),
+    }
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """One kind of fact as data: its templates, with `{slots}` filled by `make_fact`.
+
+    `weight` is how often the kind is drawn; `draws` names its slots in the order they are drawn
+    (`_SUBJECTS`, `v:` for the value, `whose:p`), an order the seeds depend on. `{v}` stays in the
+    templates until `Fact.fill`; other slots may also come from `_grammar`. A kind told of the user
+    or of someone else ("my birthday", "my sister's birthday") has two rows, the user's first:
+    `whose:p` keeps the first with probability p, else takes the second (weight 0, no draws of its
+    own) with a relative drawn for `{r}`.
+    """
+
+    kind: str
+    weight: int
+    draws: str
+    key: str
+    tell: tuple[str, ...]
+    note: tuple[str, ...]
+    ask: tuple[str, ...]
+    state: tuple[str, ...]
+    topic: str
+    fact_kind: str = ""  # the Fact's kind where it is not `kind` (a relative's job)
+
+
+FACTS = (
+    FactRow(
+        "own_name", 4, "v:person", "name:self",
         tell=("My name is {v}.", "I'm {v}, by the way.", "You can call me {v}.", "Hi, I'm {v}!", "my name's {v}"),
         note=("My name is {v}.", "The user's name is {v}.", "I'm {v}, by the way.", "user name: {v}", "call me {v}"),
         ask=("What's my name?", "Do you remember my name?", "What is my name?", "Who am I?", "what's my name again?"),
         state=("your name is {v}", "you're {v}"),
         topic="your name",
-    )  # fmt: skip
-
-
-def _relative_name(rng, pools):
-    r, v = rng.choice(RELATIVES), _person_name(rng, pools)
-    return Fact(
-        "relative_name", f"name:{r}", v,
-        tell=(f"My {r} is called {{v}}.", f"My {r}'s name is {{v}}.", f"{{v}} is my {r}.",
-              f"I have a {r} named {{v}}.", f"Oh, by the way, my {r} is {{v}}.", f"my {r} is {{v}}"),
-        note=(f"My {r} is called {{v}}.", f"my {r}'s name is {{v}}", f"The user's {r} is named {{v}}.",
-              f"{{v}} is my {r}.", f"User's {r}: {{v}}", f"I have a {r} named {{v}}."),
-        ask=(f"What's my {r}'s name?", f"What is my {r} called?", f"Do you remember my {r}'s name?",
-             f"Who is my {r}?", f"what's my {r}'s name again?", f"Remind me, what's my {r} called?"),
-        state=(f"your {r} is called {{v}}", f"your {r}'s name is {{v}}", f"your {r} is {{v}}"),
-        topic=f"your {r}'s name",
-    )  # fmt: skip
-
-
-def _pet_name(rng, pools):
-    p = rng.choice(PETS)
-    v = rng.choice(pools.pet_names) if rng.random() < 0.7 else _person_name(rng, pools)
-    return Fact(
-        "pet_name", f"pet:{p}", v,
-        tell=(f"My {p} is called {{v}}.", f"I have a {p} named {{v}}.", f"Our {p}'s name is {{v}}.",
-              f"We got a {p} last month and called it {{v}}.", f"{{v}} is the name of my {p}."),
-        note=(f"My {p} is called {{v}}.", f"The user has a {p} named {{v}}.", f"our {p}'s name is {{v}}",
-              f"User's {p}: {{v}}", f"We got a {p} and called it {{v}}."),
-        ask=(f"What's my {p}'s name?", f"What is my {p} called?", f"Do you remember what my {p} is called?",
-             f"what did we call our {p}?", f"Remind me of my {p}'s name?"),
-        state=(f"your {p} is called {{v}}", f"your {p}'s name is {{v}}"),
-        topic=f"your {p}'s name",
-    )  # fmt: skip
-
-
-def _birthday(rng, pools):
-    v = random_date(rng, pools)
-    on = "" if v.startswith("the ") else "on "
-    if rng.random() < 0.35:
-        return Fact(
-            "birthday", "birthday:self", v,
-            tell=(f"My birthday is {on}{{v}}.", f"I was born on {{v}}.", f"It's my birthday {on}{{v}}!"),
-            note=(f"My birthday is {on}{{v}}.", "The user's birthday: {v}.", "I was born on {v}."),
-            ask=("When is my birthday?", "Do you remember when my birthday is?", "when's my birthday?"),
-            state=(f"your birthday is {on}{{v}}", "you were born on {v}"),
-            topic="when your birthday is",
-        )  # fmt: skip
-    r = rng.choice(RELATIVES)
-    return Fact(
-        "birthday", f"birthday:{r}", v,
-        tell=(f"My {r}'s birthday is {on}{{v}}.", f"My {r} was born on {{v}}.",
-              f"Don't let me forget: my {r}'s birthday is {on}{{v}}."),
-        note=(f"My {r}'s birthday is {on}{{v}}.", f"The user's {r} has a birthday {on}{{v}}.",
-              f"{r}'s birthday: {{v}}"),
-        ask=(f"When is my {r}'s birthday?", f"When's my {r}'s birthday again?",
-             f"Do you remember when my {r}'s birthday is?", f"What date is my {r}'s birthday?"),
-        state=(f"your {r}'s birthday is {on}{{v}}", f"your {r} was born on {{v}}"),
-        topic=f"when your {r}'s birthday is",
-    )  # fmt: skip
-
-
-def _home_city(rng, pools):
-    v = rng.choice(pools.cities)
-    return Fact(
-        "home_city", "city:home", v,
+    ),
+    FactRow(
+        "relative_name", 10, "r v:person", "name:{r}",
+        tell=("My {r} is called {v}.", "My {r}'s name is {v}.", "{v} is my {r}.",
+              "I have a {r} named {v}.", "Oh, by the way, my {r} is {v}.", "my {r} is {v}"),
+        note=("My {r} is called {v}.", "my {r}'s name is {v}", "The user's {r} is named {v}.",
+              "{v} is my {r}.", "User's {r}: {v}", "I have a {r} named {v}."),
+        ask=("What's my {r}'s name?", "What is my {r} called?", "Do you remember my {r}'s name?",
+             "Who is my {r}?", "what's my {r}'s name again?", "Remind me, what's my {r} called?"),
+        state=("your {r} is called {v}", "your {r}'s name is {v}", "your {r} is {v}"),
+        topic="your {r}'s name",
+    ),
+    FactRow(
+        "pet_name", 8, "pet v:pet", "pet:{pet}",
+        tell=("My {pet} is called {v}.", "I have a {pet} named {v}.", "Our {pet}'s name is {v}.",
+              "We got a {pet} last month and called it {v}.", "{v} is the name of my {pet}."),
+        note=("My {pet} is called {v}.", "The user has a {pet} named {v}.", "our {pet}'s name is {v}",
+              "User's {pet}: {v}", "We got a {pet} and called it {v}."),
+        ask=("What's my {pet}'s name?", "What is my {pet} called?", "Do you remember what my {pet} is called?",
+             "what did we call our {pet}?", "Remind me of my {pet}'s name?"),
+        state=("your {pet} is called {v}", "your {pet}'s name is {v}"),
+        topic="your {pet}'s name",
+    ),
+    FactRow(
+        "birthday", 6, "v:date whose:0.35", "birthday:self",
+        tell=("My birthday is {on}{v}.", "I was born on {v}.", "It's my birthday {on}{v}!"),
+        note=("My birthday is {on}{v}.", "The user's birthday: {v}.", "I was born on {v}."),
+        ask=("When is my birthday?", "Do you remember when my birthday is?", "when's my birthday?"),
+        state=("your birthday is {on}{v}", "you were born on {v}"),
+        topic="when your birthday is",
+    ),
+    FactRow(
+        "birthday", 0, "", "birthday:{r}",
+        tell=("My {r}'s birthday is {on}{v}.", "My {r} was born on {v}.",
+              "Don't let me forget: my {r}'s birthday is {on}{v}."),
+        note=("My {r}'s birthday is {on}{v}.", "The user's {r} has a birthday {on}{v}.", "{r}'s birthday: {v}"),
+        ask=("When is my {r}'s birthday?", "When's my {r}'s birthday again?",
+             "Do you remember when my {r}'s birthday is?", "What date is my {r}'s birthday?"),
+        state=("your {r}'s birthday is {on}{v}", "your {r} was born on {v}"),
+        topic="when your {r}'s birthday is",
+    ),
+    FactRow(
+        "home_city", 4, "v:cities", "city:home",
         tell=("I live in {v}.", "I'm based in {v}.", "I moved to {v} last year.", "Home for me is {v}."),
         note=("I live in {v}.", "The user lives in {v}.", "I moved to {v} last year.", "home city: {v}"),
         ask=("Where do I live?", "Which city do I live in?", "Do you remember where I live?", "where am I living now?"),
         state=("you live in {v}",),
         topic="where you live",
-    )  # fmt: skip
-
-
-def _hometown(rng, pools):
-    v = rng.choice(pools.cities)
-    return Fact(
-        "hometown", "city:origin", v,
+    ),
+    FactRow(
+        "hometown", 3, "v:cities", "city:origin",
         tell=("I grew up in {v}.", "I'm originally from {v}.", "I was born in {v}."),
         note=("I grew up in {v}.", "The user is originally from {v}.", "I was born in {v}."),
         ask=("Where did I grow up?", "Where am I originally from?", "Which city was I born in?", "where am I from?"),
         state=("you grew up in {v}", "you're originally from {v}"),
         topic="where you grew up",
-    )  # fmt: skip
-
-
-def _relative_city(rng, pools):
-    r, v = rng.choice(RELATIVES), rng.choice(pools.cities)
-    return Fact(
-        "relative_city", f"city:{r}", v,
-        tell=(f"My {r} lives in {{v}}.", f"My {r} just moved to {{v}}.", f"My {r} is living in {{v}} now."),
-        note=(f"My {r} lives in {{v}}.", f"The user's {r} lives in {{v}}.", f"my {r} just moved to {{v}}"),
-        ask=(f"Where does my {r} live?", f"Which city is my {r} in?", f"Where did my {r} move to?"),
-        state=(f"your {r} lives in {{v}}",),
-        topic=f"where your {r} lives",
-    )  # fmt: skip
-
-
-def _job(rng, pools):
-    v = rng.choice(pools.jobs)
-    art = "an {v}" if v[0] in "aeiou" else "a {v}"
-    if rng.random() < 0.6:
-        return Fact(
-            "job", "job:self", v,
-            tell=(f"I work as {art}.", f"I'm {art}.", f"I've been working as {art} for five years."),
-            note=(f"I work as {art}.", f"The user works as {art}.", "job: {v}", f"I'm {art}."),
-            ask=("What do I do for a living?", "What's my job?", "Do you remember what I do for work?", "what do I work as?"),
-            state=(f"you work as {art}", f"you're {art}"),
-            topic="what you do for a living",
-        )  # fmt: skip
-    r = rng.choice(RELATIVES)
-    return Fact(
-        "relative_job", f"job:{r}", v,
-        tell=(f"My {r} is {art}.", f"My {r} works as {art}."),
-        note=(f"My {r} is {art}.", f"The user's {r} works as {art}.", f"{r}'s job: {{v}}"),
-        ask=(f"What does my {r} do?", f"What's my {r}'s job?", f"What does my {r} do for a living?"),
-        state=(f"your {r} is {art}", f"your {r} works as {art}"),
-        topic=f"what your {r} does for a living",
-    )  # fmt: skip
-
-
-def _favourite(rng, pools):
-    w = rng.choice(FAVOURITES)
-    v = _pick_fav_value(rng, pools, w)
-    fav = rng.choice(("favourite", "favorite"))
-    be = "are" if w in ("fruit", "animal") else "is"  # the values are plurals: "figs are my favourite"
-    return Fact(
-        "favourite", f"fav:{w}", v,
-        tell=(f"My {fav} {w} is {{v}}.", f"{{v}} {be} my {fav} {w}.", f"I absolutely love {{v}}, it's my {fav} {w}.",
-              f"If you ever wonder, my {fav} {w} is {{v}}."),
-        note=(f"My {fav} {w} is {{v}}.", f"The user's favourite {w}: {{v}}.", f"{{v}} {be} my {fav} {w}.",
-              f"favourite {w}: {{v}}"),
-        ask=(f"What's my {fav} {w}?", f"Do you remember my {fav} {w}?", f"What is my {fav} {w}?",
-             f"which {w} do I like best?"),
-        state=(f"your favourite {w} is {{v}}",),
-        topic=f"what your favourite {w} is",
-    )  # fmt: skip
-
-
-def _dislike(rng, pools):
-    v = rng.choice(pools.foods)
-    return Fact(
-        "dislike", "dislike:food", v,
+    ),
+    FactRow(
+        "relative_city", 4, "r v:cities", "city:{r}",
+        tell=("My {r} lives in {v}.", "My {r} just moved to {v}.", "My {r} is living in {v} now."),
+        note=("My {r} lives in {v}.", "The user's {r} lives in {v}.", "my {r} just moved to {v}"),
+        ask=("Where does my {r} live?", "Which city is my {r} in?", "Where did my {r} move to?"),
+        state=("your {r} lives in {v}",),
+        topic="where your {r} lives",
+    ),
+    FactRow(
+        "job", 5, "v:jobs whose:0.6", "job:self",
+        tell=("I work as {a_v}.", "I'm {a_v}.", "I've been working as {a_v} for five years."),
+        note=("I work as {a_v}.", "The user works as {a_v}.", "job: {v}", "I'm {a_v}."),
+        ask=("What do I do for a living?", "What's my job?", "Do you remember what I do for work?", "what do I work as?"),
+        state=("you work as {a_v}", "you're {a_v}"),
+        topic="what you do for a living",
+    ),
+    FactRow(
+        "job", 0, "", "job:{r}",
+        tell=("My {r} is {a_v}.", "My {r} works as {a_v}."),
+        note=("My {r} is {a_v}.", "The user's {r} works as {a_v}.", "{r}'s job: {v}"),
+        ask=("What does my {r} do?", "What's my {r}'s job?", "What does my {r} do for a living?"),
+        state=("your {r} is {a_v}", "your {r} works as {a_v}"),
+        topic="what your {r} does for a living",
+        fact_kind="relative_job",
+    ),
+    FactRow(
+        "favourite", 9, "what v:favourite fav", "fav:{what}",
+        tell=("My {fav} {what} is {v}.", "{v} {be} my {fav} {what}.", "I absolutely love {v}, it's my {fav} {what}.",
+              "If you ever wonder, my {fav} {what} is {v}."),
+        note=("My {fav} {what} is {v}.", "The user's favourite {what}: {v}.", "{v} {be} my {fav} {what}.",
+              "favourite {what}: {v}"),
+        ask=("What's my {fav} {what}?", "Do you remember my {fav} {what}?", "What is my {fav} {what}?",
+             "which {what} do I like best?"),
+        state=("your favourite {what} is {v}",),
+        topic="what your favourite {what} is",
+    ),
+    FactRow(
+        "dislike", 2, "v:foods", "dislike:food",
         tell=("I can't stand {v}.", "I really don't like {v}.", "Please never suggest {v}, I hate it."),
         note=("I can't stand {v}.", "The user dislikes {v}.", "I really don't like {v}."),
         ask=("Which food do I hate?", "What food don't I like?", "What's the food I can't stand?"),
         state=("you can't stand {v}", "you don't like {v}"),
         topic="which food you dislike",
-    )  # fmt: skip
-
-
-def _allergy(rng, pools):
-    v = rng.choice(pools.allergies)
-    return Fact(
-        "allergy", "allergy", v,
+    ),
+    FactRow(
+        "allergy", 2, "v:allergies", "allergy",
         tell=("I'm allergic to {v}.", "Just so you know, I have an allergy to {v}.", "I can't be near {v}, I'm allergic."),
         note=("I'm allergic to {v}.", "The user is allergic to {v}.", "allergy: {v}"),
         ask=("What am I allergic to?", "Do you remember my allergy?", "What's my allergy?"),
         state=("you're allergic to {v}",),
         topic="what you're allergic to",
-    )  # fmt: skip
-
-
-def _plan(rng, pools):
-    w, v = rng.choice(WHENS), rng.choice(pools.activities)
-    return Fact(
-        "plan", f"plan:{w}", v,
-        tell=(f"I'm going to {{v}} {w}.", f"{w[0].upper() + w[1:]} I'm planning to {{v}}.",
-              f"My plan for {w.replace('on ', '')} is to {{v}}.", f"I want to {{v}} {w}."),
-        note=(f"I'm going to {{v}} {w}.", f"The user plans to {{v}} {w}.", f"plan {w}: {{v}}",
-              f"I want to {{v}} {w}."),
-        ask=(f"What am I doing {w}?", f"What are my plans {w}?", f"What did I say I'd do {w}?",
-             f"Remind me what I planned {w}?"),
-        state=(f"you're going to {{v}} {w}", f"you're planning to {{v}} {w}", f"you wanted to {{v}} {w}"),
-        topic=f"what you're doing {w}",
-    )  # fmt: skip
-
-
-def _appointment(rng, pools):
-    a = rng.choice(APPOINTMENTS)
-    d = random_date(rng, pools)
-    v = f"{d} at {random_time(rng)}" if rng.random() < 0.6 else d
-    on = "" if v.startswith("the ") else "on "
-    return Fact(
-        "appointment", f"appt:{a}", v,
-        tell=(f"I have {_a(a)} appointment {on}{{v}}.", f"My {a} appointment is {on}{{v}}.",
-              f"I booked the {a} appointment for {{v}}."),
-        note=(f"I have {_a(a)} appointment {on}{{v}}.", f"The user's {a} appointment is {on}{{v}}.",
-              f"{a} appointment: {{v}}"),
-        ask=(f"When is my {a} appointment?", f"When's the {a} appointment?",
-             f"Do you remember when my {a} appointment is?"),
-        state=(f"your {a} appointment is {on}{{v}}",),
-        topic=f"when your {a} appointment is",
-    )  # fmt: skip
-
-
-def _number(rng, pools):
-    thing, width = rng.choice(NUMBERS)
-    v = random_number(rng, pools, width)
-    return Fact(
-        "number", f"number:{thing}", v,
-        tell=(f"My {thing} is {{v}}.", f"Can you remember this: my {thing} is {{v}}.", f"The {thing} is {{v}}."),
-        note=(f"My {thing} is {{v}}.", f"The user's {thing} is {{v}}.", f"{thing}: {{v}}"),
-        ask=(f"What's my {thing}?", f"What was my {thing} again?", f"Do you remember my {thing}?"),
-        state=(f"your {thing} is {{v}}",),
-        topic=f"your {thing}",
-    )  # fmt: skip
-
-
-def _password(rng, pools):
-    v = f"{rng.choice(pools.code_words)}-{rng.choice(pools.code_words)}-{random_number(rng, pools, 2)}"
-    return Fact(
-        "password", "wifi", v,
+    ),
+    FactRow(
+        "plan", 6, "when v:activities", "plan:{when}",
+        tell=("I'm going to {v} {when}.", "{When} I'm planning to {v}.", "My plan for {day} is to {v}.",
+              "I want to {v} {when}."),
+        note=("I'm going to {v} {when}.", "The user plans to {v} {when}.", "plan {when}: {v}", "I want to {v} {when}."),
+        ask=("What am I doing {when}?", "What are my plans {when}?", "What did I say I'd do {when}?",
+             "Remind me what I planned {when}?"),
+        state=("you're going to {v} {when}", "you're planning to {v} {when}", "you wanted to {v} {when}"),
+        topic="what you're doing {when}",
+    ),
+    FactRow(
+        "appointment", 5, "appt v:date_time", "appt:{appt}",
+        tell=("I have {a_appt} appointment {on}{v}.", "My {appt} appointment is {on}{v}.",
+              "I booked the {appt} appointment for {v}."),
+        note=("I have {a_appt} appointment {on}{v}.", "The user's {appt} appointment is {on}{v}.",
+              "{appt} appointment: {v}"),
+        ask=("When is my {appt} appointment?", "When's the {appt} appointment?",
+             "Do you remember when my {appt} appointment is?"),
+        state=("your {appt} appointment is {on}{v}",),
+        topic="when your {appt} appointment is",
+    ),
+    FactRow(
+        "number", 5, "thing v:digits", "number:{thing}",
+        tell=("My {thing} is {v}.", "Can you remember this: my {thing} is {v}.", "The {thing} is {v}."),
+        note=("My {thing} is {v}.", "The user's {thing} is {v}.", "{thing}: {v}"),
+        ask=("What's my {thing}?", "What was my {thing} again?", "Do you remember my {thing}?"),
+        state=("your {thing} is {v}",),
+        topic="your {thing}",
+    ),
+    FactRow(
+        "password", 2, "v:password", "wifi",
         tell=("The wifi password is {v}.", "Our wifi password is {v}.", "Remember the wifi password for me: {v}."),
         note=("The wifi password is {v}.", "wifi password: {v}", "Our wifi password is {v}."),
         ask=("What's the wifi password?", "What was our wifi password?", "Do you remember the wifi password?"),
         state=("the wifi password is {v}",),
         topic="the wifi password",
-    )  # fmt: skip
-
-
-def _language(rng, pools):
-    v = rng.choice(pools.languages)
-    return Fact(
-        "language", "language", v,
+    ),
+    FactRow(
+        "language", 2, "v:languages", "language",
         tell=("I'm learning {v}.", "I've started taking {v} lessons.", "I'm trying to learn {v} this year."),
         note=("I'm learning {v}.", "The user is learning {v}.", "I've started taking {v} lessons."),
         ask=("What language am I learning?", "Which language am I studying?", "Do you remember what language I'm learning?"),
         state=("you're learning {v}",),
         topic="which language you're learning",
-    )  # fmt: skip
-
-
-def _instrument(rng, pools):
-    v = rng.choice(pools.instruments)
-    return Fact(
-        "instrument", "instrument", v,
+    ),
+    FactRow(
+        "instrument", 2, "v:instruments", "instrument",
         tell=("I play the {v}.", "I've played the {v} since I was a kid.", "I'm learning to play the {v}."),
         note=("I play the {v}.", "The user plays the {v}.", "instrument: {v}"),
         ask=("What instrument do I play?", "Which instrument do I play?", "Do you remember what I play?"),
         state=("you play the {v}",),
         topic="which instrument you play",
-    )  # fmt: skip
-
-
-def _studied(rng, pools):
-    v = rng.choice(pools.subjects)
-    return Fact(
-        "studied", "studied", v,
+    ),
+    FactRow(
+        "studied", 2, "v:subjects", "studied",
         tell=("I studied {v} at university.", "My degree is in {v}.", "I did {v} at uni."),
         note=("I studied {v} at university.", "The user studied {v}.", "My degree is in {v}."),
         ask=("What did I study?", "What's my degree in?", "What did I study at university?"),
         state=("you studied {v}", "your degree is in {v}"),
         topic="what you studied",
-    )  # fmt: skip
+    ),
+    FactRow(
+        "gift", 3, "r v:gifts", "gift:{r}",
+        tell=("I want to get my {r} {v} as a present.", "I'm thinking of buying {v} for my {r}.",
+              "Gift idea for my {r}: {v}."),
+        note=("I want to get my {r} {v} as a present.", "gift idea for {r}: {v}",
+              "The user wants to buy {v} for their {r}."),
+        ask=("What did I want to get my {r}?", "What was my gift idea for my {r}?",
+             "What present was I going to buy my {r}?"),
+        state=("you wanted to get your {r} {v}",),
+        topic="what you wanted to get your {r}",
+    ),
+    FactRow(
+        "left_item", 4, "item v:places", "item:{item}",
+        tell=("I put my {item} {v}.", "My {item} {be} {v}, in case I forget.", "I left my {item} {v}."),
+        note=("I put my {item} {v}.", "My {item} {be} {v}.", "{item}: {v}"),
+        ask=("Where did I put my {item}?", "Where {be} my {item}?", "Do you remember where I left my {item}?"),
+        state=("you put your {item} {v}", "your {item} {be} {v}"),
+        topic="where your {item} {be}",
+    ),
+)  # fmt: skip
+_ROWS = {kind: [row for row in FACTS if row.kind == kind] for kind in dict.fromkeys(row.kind for row in FACTS)}
+FACT_KINDS = tuple(_ROWS)
+FACT_WEIGHTS = tuple(rows[0].weight for rows in _ROWS.values())
 
 
-def _gift(rng, pools):
-    r, v = rng.choice(RELATIVES), rng.choice(pools.gifts)
+def make_fact(rng: random.Random, pools: Pools, kind: str | None = None) -> Fact:
+    """A random fact of `kind` (or of a random kind), its values drawn from `pools`: the kind's row
+    of `FACTS` with its slots drawn in order and filled in."""
+    kind = kind or rng.choices(FACT_KINDS, weights=FACT_WEIGHTS)[0]
+    rows = _ROWS[kind]
+    row, slots = rows[0], {}
+    for draw in row.draws.split():
+        name, _, arg = draw.partition(":")
+        if name == "v":
+            slots["v"] = _VALUES[arg](rng, pools, slots) if arg in _VALUES else rng.choice(getattr(pools, arg))
+        elif name == "whose":
+            if rng.random() >= float(arg):  # someone else's: the kind's second row
+                row, slots["r"] = rows[1], rng.choice(RELATIVES)
+        else:
+            slots[name] = rng.choice(_SUBJECTS[name])
+    fill = {**slots, **_grammar(slots), "v": "{v}"}
+
+    def filled(templates: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(template.format(**fill) for template in templates)
+
     return Fact(
-        "gift", f"gift:{r}", v,
-        tell=(f"I want to get my {r} {{v}} as a present.", f"I'm thinking of buying {{v}} for my {r}.",
-              f"Gift idea for my {r}: {{v}}."),
-        note=(f"I want to get my {r} {{v}} as a present.", f"gift idea for {r}: {{v}}",
-              f"The user wants to buy {{v}} for their {r}."),
-        ask=(f"What did I want to get my {r}?", f"What was my gift idea for my {r}?",
-             f"What present was I going to buy my {r}?"),
-        state=(f"you wanted to get your {r} {{v}}",),
-        topic=f"what you wanted to get your {r}",
+        row.fact_kind or kind, row.key.format(**fill), slots["v"],
+        filled(row.tell), filled(row.note), filled(row.ask), filled(row.state), row.topic.format(**fill),
     )  # fmt: skip
 
-
-def _left_item(rng, pools):
-    it, v = rng.choice(ITEMS), rng.choice(pools.places)
-    verb = "are" if it in ("keys", "glasses", "headphones") else "is"
-    return Fact(
-        "left_item", f"item:{it}", v,
-        tell=(f"I put my {it} {{v}}.", f"My {it} {verb} {{v}}, in case I forget.", f"I left my {it} {{v}}."),
-        note=(f"I put my {it} {{v}}.", f"My {it} {verb} {{v}}.", f"{it}: {{v}}"),
-        ask=(f"Where did I put my {it}?", f"Where {verb} my {it}?", f"Do you remember where I left my {it}?"),
-        state=(f"you put your {it} {{v}}", f"your {it} {verb} {{v}}"),
-        topic=f"where your {it} {verb}",
-    )  # fmt: skip
-
-
-_MAKERS = {
-    "own_name": _own_name, "relative_name": _relative_name, "pet_name": _pet_name,
-    "birthday": _birthday, "home_city": _home_city, "hometown": _hometown,
-    "relative_city": _relative_city, "job": _job, "favourite": _favourite, "dislike": _dislike,
-    "allergy": _allergy, "plan": _plan, "appointment": _appointment, "number": _number,
-    "password": _password, "language": _language, "instrument": _instrument, "studied": _studied,
-    "gift": _gift, "left_item": _left_item,
-}  # fmt: skip
-FACT_KINDS = tuple(_MAKERS)
-FACT_WEIGHTS = (4, 10, 8, 6, 4, 3, 4, 5, 9, 2, 2, 6, 5, 5, 2, 2, 2, 2, 3, 4)
 
 # Past user messages with no fact in them: distractor snippets.
 FILLER_NOTES = (

@@ -9,10 +9,10 @@ import struct
 
 import pytest
 
-from core import dialogues
-from core.data import CorpusError, build_corpus, check_rendered, clean_dialogue, clean_document, corpus_words, read_jsonl
-from core.data_sources import SOURCES, Source, _RReader, parse_chatterbot_yaml
 from core.template import MEMORY, ROLE_TOKENS
+from core.training import dialogues
+from core.training.data import CorpusError, build_corpus, check_rendered, clean_dialogue, clean_document, corpus_words, read_jsonl
+from core.training.sources import SOURCES, Source, _RReader, parse_chatterbot_yaml
 
 WORDS = "the quick brown fox jumps over a lazy dog while rain falls softly on old roofs".split()
 
@@ -166,6 +166,21 @@ def test_dates_and_numbers_are_split_by_rule():
     train_numbers = {dialogues.random_number(rng, dialogues.TRAIN, 3) for _ in range(2000)}
     eval_numbers = {dialogues.random_number(rng, dialogues.EVAL, 3) for _ in range(2000)}
     assert not train_numbers & eval_numbers
+
+
+def test_every_fact_row_fills_all_its_slots_but_the_value():
+    import random
+
+    rng = random.Random(0)
+    seen = set()
+    for kind in dialogues.FACT_KINDS:
+        for _ in range(60):  # enough for both forms of a kind told of the user or of someone else
+            fact = dialogues.make_fact(rng, dialogues.TRAIN, kind)
+            seen.add((kind, fact.key.endswith(":self")))
+            for template in fact.tell + fact.note + fact.ask + fact.state + (fact.topic, fact.key):
+                assert "{" not in template.replace("{v}", ""), (kind, template)
+            assert all("{v}" in template for template in fact.tell + fact.note + fact.state)
+    assert {("birthday", True), ("birthday", False), ("job", True), ("job", False)} <= seen
 
 
 def test_generated_dialogues_are_reproducible():

@@ -1,7 +1,7 @@
 """The natural-text sources of the corpus: where each lives on disk, its licence, and a reader.
 
 Every reader yields plain documents (`str`) or dialogues (`list[(role, text)]`), uncleaned; the
-build in `core.data` cleans, renders, deduplicates and splits them. A source whose files are not
+build in `core.training.data` cleans, renders, deduplicates and splits them. A source whose files are not
 installed is reported missing (with the package that provides it), never silently empty.
 
 Sources (all install offline; no GPL text):

@@ -14,11 +14,11 @@ import torch
 from safetensors.torch import load_file
 
 from core.model import LiquidLM
-from core.train import TrainSettings, batch_at, lr_at, train
+from core.training.pretrain import TrainSettings, batch_at, lr_at, train
 
-from .conftest import tiny_config
+from ..conftest import tiny_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def settings(**over) -> TrainSettings:
@@ -113,7 +113,7 @@ def test_torchrun_two_processes_train_together(tmp_path, data):
     script.write_text(
         "import os, sys, pathlib, numpy as np, torch\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from core.config import LiquidConfig\nfrom core.model import LiquidLM\nfrom core.train import TrainSettings, train\n"
+        "from core.config import LiquidConfig\nfrom core.model import LiquidLM\nfrom core.training.pretrain import TrainSettings, train\n"
         "torch.manual_seed(0)\n"
         "m = LiquidLM(LiquidConfig(vocab_size=300, d_model=32, n_layers=2, n_heads=4, chunk_size=8))\n"
         f"d, v = np.load({str(tmp_path / 'train.npy')!r}), np.load({str(tmp_path / 'val.npy')!r})\n"
