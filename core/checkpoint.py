@@ -67,7 +67,8 @@ def load_weights(model: LiquidLM, path: str | Path) -> None:
 
 
 def model_kind(folder: str | Path) -> str:
-    """"liquid" or "lfm2", from config.json's `model_type` / `architectures`; names anything else."""
+    """"liquid", "lfm2" or "liquid-hybrid" (a converted GGUF, core/converted.py), from config.json's
+    `model_type` / `architectures`; names anything else."""
     path = Path(folder) / CONFIG
     if not path.is_file():
         raise ModelFilesError(f"model config not found: {path}")
@@ -82,11 +83,11 @@ def model_kind(folder: str | Path) -> str:
     if is_lfm2_config(data):
         return "lfm2"
     kind = data.get("model_type", "liquid")  # liquid configs before model_type was written have none
-    if kind != "liquid":
+    if kind not in ("liquid", "liquid-hybrid"):
         archs = ", ".join(data.get("architectures") or []) or "none given"
         raise ModelFilesError(
             f"{path}: unknown architecture model_type={kind!r} (architectures: {archs}); "
-            "supported: 'liquid' (this project's model) and 'lfm2' (Liquid AI's LFM2)"
+            "supported: 'liquid' (this project's model), 'liquid-hybrid' (a converted GGUF) and 'lfm2' (Liquid AI's LFM2)"
         )
     return kind
 
@@ -96,10 +97,15 @@ def load_model(folder: str | Path, *, with_tokenizer: bool = True) -> tuple[Liqu
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFilesError(f"model folder not found: {folder}")
-    if model_kind(folder) == "lfm2":
+    kind = model_kind(folder)
+    if kind == "lfm2":
         from core.lfm2 import load_lfm2
 
         return load_lfm2(folder, with_tokenizer=with_tokenizer)
+    if kind == "liquid-hybrid":
+        from core.converted import load_converted
+
+        return load_converted(folder, with_tokenizer=with_tokenizer)
     cfg = load_config(folder)
     model = LiquidLM(cfg)
     load_weights(model, folder / WEIGHTS)

@@ -2,8 +2,7 @@
 
 Each subcommand lives in `ui/commands/<name>.py` with two functions, `add_arguments(parser)` and
 `run(args) -> int`. Modules import heavy libraries (torch, textual) only inside `run`, so
-`assistant --help` stays fast. A subcommand whose module is not there yet is still listed, and
-says so when called.
+`assistant --help` stays fast.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("passwd", "change the passphrase (re-wraps the key only)"),
     ("data", "build the training corpus for the default model"),
     ("train", "train (or continue training) a liquid language model"),
+    ("convert", "convert a Llama-family GGUF (SmolLM2) into a liquid hybrid model"),
     ("bench", "measure speed, memory and learning (prints ratios from one run)"),
     ("doctor", "check the model, data directory, vault, microphone and speech model"),
 ]
@@ -47,13 +47,8 @@ Scripts may unlock with --passphrase-file FILE or ASSISTANT_PASSPHRASE (see `ass
 The data directory is chosen by the platform, or by ASSISTANT_HOME."""
 
 
-def _load(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"ui.commands.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"ui.commands.{name}":
-            return None
-        raise
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"ui.commands.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,22 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    app = _load("app")
-    if app is not None:
-        app.add_arguments(parser)
+    _load("app").add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, help_text in COMMANDS:
         module = _load(name)
         cmd = sub.add_parser(
             name,
             help=help_text,
-            description=(module.__doc__ or help_text) if module else f"{help_text} (not available in this build yet)",
+            description=module.__doc__ or help_text,
             formatter_class=argparse.RawDescriptionHelpFormatter,
             epilog=getattr(module, "EXAMPLES", None),
         )
-        if module is not None:
-            module.add_arguments(cmd)
-        cmd.set_defaults(_module=module, _name=name)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_module=module)
     return parser
 
 
@@ -88,17 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        module = _load("app")
-        if module is None:
-            parser.print_help()
-            print("\nThe terminal app is not available in this build yet.", file=sys.stderr)
-            return 2
-    else:
-        module = args._module
-        if module is None:
-            print(f"assistant {args._name}: not available in this build yet.", file=sys.stderr)
-            return 2
+    module = _load("app") if args.command is None else args._module
     from assistant.errors import USER_ERRORS
 
     try:

