@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from assistant.errors import AssistantError
@@ -43,6 +44,17 @@ def stage1(run: Path, gguf: Path | None, *, steps: int | None, lr: float | None,
     return convert.stage1(run, s, max_seconds=max_seconds, progress=progress)
 
 
+def stage2(run: Path, *, steps: int | None, max_seconds: float, progress: bool) -> dict:
+    from core.training import convert
+
+    _need(run / "settings.json", "run stage 1 first: assistant convert run --run " + str(run))
+    s = convert.ConvertSettings(**json.loads((run / "settings.json").read_text()))
+    if steps:
+        s.kd_steps = steps
+        (run / "settings.json").write_text(json.dumps(asdict(s), indent=2) + "\n")
+    return convert.stage2(run, s, max_seconds=max_seconds, progress=progress)
+
+
 def place(run: Path, shares: tuple[int, ...], windows: int) -> dict:
     from core.training import convert
 
@@ -54,7 +66,7 @@ def place(run: Path, shares: tuple[int, ...], windows: int) -> dict:
 def export(run: Path, out: Path, attention: str | None) -> Path:
     from core.training import convert
 
-    _need(run / "stage1" / "new.safetensors", "run stage 1 first: assistant convert run --run " + str(run))
+    _need(run / "stage1" / "params.safetensors", "run stage 1 first: assistant convert run --run " + str(run))
     if attention is None:
         placement = run / "placement.json"
         _need(placement, f"measure a placement first (assistant convert place --run {run}) or give --attention")

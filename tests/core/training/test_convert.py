@@ -49,7 +49,7 @@ def test_stage1_lowers_the_held_out_error_and_resumes_exactly(tiny_run, tmp_path
     for name in ("settings.json", "tokens.safetensors"):
         (other / name).write_bytes((run / name).read_bytes())
     convert.stage1(other, s, progress=False, log=lambda *_: None)
-    a, b = load_file(str(run / "stage1" / "new.safetensors")), load_file(str(other / "stage1" / "new.safetensors"))
+    a, b = load_file(str(run / "stage1" / "params.safetensors")), load_file(str(other / "stage1" / "params.safetensors"))
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     before, after = done["history"][0]["val"], done["history"][-1]["val"]
     assert sum(after) < sum(before)
@@ -100,3 +100,42 @@ def test_low_rank_deltas_merge_into_their_base():
 def test_spread_places_layers_evenly():
     assert convert.spread(30, 10) == [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]
     assert len(convert.spread(30, 15)) == 15
+
+
+def test_placement_then_stage2_distils_and_exports_its_low_rank_deltas(tiny_run, tmp_path, monkeypatch):
+    """Placement measures each candidate against the teacher; stage 2 trains the best one and
+    records both losses; the exported folder (with LoRA factors) assembles to that student."""
+    run, s = tiny_run
+    convert.stage1(run, s, max_steps=3, progress=False, log=lambda *_: None)
+    result = convert.placement(run, shares=(1,), windows=2, seq_len=16, log=lambda *_: None)
+    rules = {row["rule"] for row in result["candidates"]}
+    assert rules == {"hardest", "spread", "easiest"} and result["teacher_nll"] > 0
+    s2 = json.loads((run / "settings.json").read_text())
+    s2.update(kd_steps=4, kd_seq_len=16, kd_batch_size=2, kd_lr=1e-2, eval_every=4, kd_rank=2, kd_topk=8)
+    (run / "settings.json").write_text(json.dumps(s2))
+    record = convert.stage2(run, convert.ConvertSettings(**s2), progress=False, log=lambda *_: None)
+    assert record["step"] == 4 and set(record["history"][-1]["val"]) == {"student_nll", "teacher_nll"}
+    placed = json.loads((run / "settings.json").read_text())["attention_layers"]
+    best = min(result["candidates"], key=lambda r: r["nll"])["attention_layers"]
+    assert placed == best
+    out = convert.export_converted(run, tmp_path / "model2", placed)
+    delta = load_file(str(out / "delta.safetensors"))
+    assert any(k.endswith(".weight.lora_A") for k in delta) and any(k.endswith(".weight.lora_B") for k in delta)
+    monkeypatch.setenv(GGUF_ENV, s.gguf)
+    model, _ = load_converted(out, with_tokenizer=False)
+    g = read_llama_gguf(s.gguf)
+    student = convert.distill_student(run, convert.ConvertSettings(**json.loads((run / "settings.json").read_text())), g)
+    student.load_state_dict(load_file(str(run / "stage2" / "params.safetensors")), strict=False)
+    student.eval()
+    ids = torch.randint(0, 96, (1, 20))
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids)[0], student(ids)[0], atol=1e-4, rtol=1e-4)
+
+
+def test_topk_kl_is_zero_for_the_teacher_itself_and_positive_otherwise():
+    torch.manual_seed(0)
+    head = torch.randn(50, 8)
+    hidden = torch.randn(2, 5, 8)
+    logits = hidden @ head.T
+    assert convert.topk_kl(hidden, head, logits, 10).item() == pytest.approx(0.0, abs=1e-6)
+    assert convert.topk_kl(torch.randn(2, 5, 8), head, logits, 10).item() > 0.01
