@@ -23,21 +23,27 @@ from memory import migrations
 from memory.codec import RowCodec
 from memory.crypto import DESIGN_KDF, KdfParams
 from memory.errors import (
+    RECOVERY,
     CorruptRecord,
     DatabaseCorrupt,
     RecordNotFound,
+    RowsMissing,
     StoreClosed,
+    StoreIntegrityError,
+    StoreMissing,
+    StoreRolledBack,
     VaultExists,
     VaultLocked,
     VaultMismatch,
     VaultMissing,
 )
 from memory.files import private_dir
+from memory.integrity import Integrity, Problem
 from memory.lock import InstanceLock
 from memory.recall import RecallIndex
 from memory.records import Change, Sources
 from memory.sqlite import checkpoint, connect, side_files
-from memory.vault import Vault
+from memory.vault import VAULT_FILE, Vault
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,24 @@ STORE_FILE = "store.db"
 KEY_CHECK = b"assistant-store-key-check-v1"
 _CHUNK = 500  # ids per `IN (...)` clause
 _EDITABLE_TEXT = frozenset({"conversations", "messages", "memories"})
+
+
+def _refuse_missing_database(directory: Path) -> None:
+    """A key file beside a missing or empty database: refuse rather than make a new, empty one."""
+    vault, db = directory / VAULT_FILE, directory / STORE_FILE
+    if not vault.exists():
+        return
+    wal = db.with_name(db.name + "-wal")
+    if not db.exists():
+        what = "is missing"
+    elif db.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        what = "is empty (zero bytes)"
+    else:
+        return
+    raise StoreMissing(
+        f"the database {db} {what}, but its key file {vault.name} protects data: it was deleted or "
+        f"emptied. Nothing was created; {RECOVERY}"
+    )
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -95,6 +119,9 @@ class StoreBase:
         self._listeners: list[Callable[[Change], None]] = []
         self.index_skipped: list[CorruptRecord] = []
         """Records left out of the recall index because they failed to decrypt."""
+        self._integrity: Integrity | None = None
+        self.integrity_problems: list[Problem] = []
+        """What the integrity check found at unlock, where the store was opened with `accept_damage`."""
 
     # === lifecycle ===========================================================================
 
@@ -107,6 +134,7 @@ class StoreBase:
         written by a newer program.
         """
         directory = private_dir(Path(directory))
+        _refuse_missing_database(directory)
         lock = InstanceLock(directory)
         lock.acquire()
         try:
@@ -181,27 +209,36 @@ class StoreBase:
             "without it the data cannot be read (restore the key file, or reset to start over)"
         )
 
-    def unlock(self, passphrase: str) -> None:
+    def unlock(self, passphrase: str, *, accept_damage: bool = False) -> None:
         """Unwrap the data key with `passphrase` (`WrongPassphrase` if it does not fit).
 
-        Nothing on disk changes when the passphrase is wrong.
+        Nothing on disk changes when the passphrase is wrong. A store that fails the integrity
+        check (`memory.integrity`: emptied, rolled back, rows lost) is refused with a
+        `StoreIntegrityError` subclass, unless `accept_damage` (for `verify` and its repair): then
+        it unlocks and the findings are in `integrity_problems`.
         """
         with self._lock:
             self._check_open()
             if not self._vault.exists and self._has_key_check():
                 raise VaultMissing(self._orphan_message())
-            self._install_key(self._vault.unlock(passphrase))
+            self._install_key(self._vault.unlock(passphrase), accept_damage=accept_damage)
 
-    def unlock_with_keyring(self, backend: Any = None) -> None:
+    def unlock_with_keyring(self, backend: Any = None, *, accept_damage: bool = False) -> None:
         """Unlock with the key kept in the OS keyring (see `enable_keyring`)."""
         with self._lock:
             self._check_open()
-            self._install_key(self._vault.unlock_with_keyring(backend))
+            self._install_key(self._vault.unlock_with_keyring(backend), accept_damage=accept_damage)
 
-    def _install_key(self, data_key: bytes) -> None:
+    def _install_key(self, data_key: bytes, *, accept_damage: bool = False) -> None:
         codec = RowCodec(data_key)
+        record = self._vault.integrity_record()
         row = self._db.conn.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
         if row is None:
+            if record is not None and record[0] > 0:
+                raise StoreMissing(
+                    f"{self.path} holds none of the data its key file protects (the key file has seen "
+                    f"{record[0]} writes): the database was emptied or replaced. Nothing was changed; {RECOVERY}"
+                )
             with self._db.atomic():
                 self._db.execute(
                     "INSERT INTO meta (key, value) VALUES ('key_check', ?)",
@@ -215,12 +252,55 @@ class StoreBase:
             if not ok:
                 raise VaultMismatch(f"the key file in {self.directory} does not belong to its database")
         # Migrations that re-encrypt rows wait for the key (see `migrations.keyed_migration`).
-        migrations.migrate(self._db, codec)
+        rewritten = bool(migrations.migrate(self._db, codec))
+        self._check_integrity(Integrity(codec.integrity_key), record, rewritten, accept_damage)
         self._codec = codec
+
+    def _check_integrity(
+        self, integrity: Integrity, record: tuple[int, bytes] | None, rewritten: bool, accept_damage: bool
+    ) -> None:
+        """The cheap whole-store check at unlock; install the manifest's triggers if it passes."""
+        conn = self._db.conn
+        problems = integrity.problems(conn, record, full=False)
+        if problems and not accept_damage:
+            kinds = {p.kind for p in problems}
+            error = RowsMissing if kinds <= {"missing-rows", "extra-rows"} else StoreRolledBack
+            raise error(
+                f"the store in {self.directory} failed its integrity check: "
+                + "; ".join(str(p) for p in problems)
+                + f". Nothing was changed; {RECOVERY}; or keep what is there with `assistant verify --repair`",
+                problems,
+            )
+        self.integrity_problems = problems
+        integrity.install(conn)
+        try:
+            stored = integrity.stored(conn)
+            sealed = None
+            if stored is None or (rewritten and not problems):
+                # A new or older-format database, or rows a migration re-encrypted: record them as they are.
+                with self._db.atomic():
+                    sealed = integrity.rebuild(conn, record[0] if record else 0)
+            elif record is None or stored[0] > record[0]:
+                sealed = stored[:2]  # the key file missed the last commit (a crash between the two)
+        except BaseException:
+            Integrity.uninstall(conn)
+            raise
+        self._integrity = integrity
+        if sealed is not None:
+            self._record_integrity(sealed)
+
+    def _record_integrity(self, sealed: tuple[int, bytes]) -> None:
+        try:
+            self._vault.record_integrity(*sealed)
+        except (OSError, StoreIntegrityError) as exc:  # the database has it; the next commit retries
+            log.warning("could not record the store's counter in the key file: %s", exc)
 
     def lock(self) -> None:
         """Forget the data key and the recall index (the store stays open and locked)."""
         with self._lock:
+            if self._integrity is not None:
+                Integrity.uninstall(self._db.conn)
+                self._integrity = None
             self._codec = None
             self._index = None
             self._index_backlog = None
@@ -286,14 +366,20 @@ class StoreBase:
             self._require_codec()
             mark = self._pending.mark()
             self._depth += 1
+            start = self._db.conn.total_changes
+            sealed = None
             try:
                 with self._db.atomic():
                     yield
+                    if self._depth == 1 and self._integrity is not None and self._db.conn.total_changes != start:
+                        sealed = self._integrity.bump(self._db.conn)  # in the same commit as the writes
             except BaseException:
                 self._pending.rollback(mark)
                 raise
             finally:
                 self._depth -= 1
+            if sealed is not None:
+                self._record_integrity(sealed)
             if self._depth == 0:
                 pending, self._pending = self._pending, _Pending()
                 self._apply(pending)

@@ -16,6 +16,7 @@ from memory.crypto import Cipher, EnvelopeError, associated_data
 from memory.errors import CorruptRecord
 
 _SETTINGS_ID_INFO = b"assistant|settings-id|v1"
+_INTEGRITY_INFO = b"assistant|integrity|v1"
 
 
 def dump_json(obj: Any) -> bytes:
@@ -26,12 +27,18 @@ def dump_json(obj: Any) -> bytes:
 class RowCodec:
     """Seals and opens row values under the data key."""
 
-    __slots__ = ("_cipher", "_name_key")
+    __slots__ = ("_cipher", "_integrity_key", "_name_key")
 
     def __init__(self, data_key: bytes) -> None:
         self._cipher = Cipher(data_key)
         # A subkey for naming settings rows, so the data key is only ever used with AES-GCM.
         self._name_key = hmac.new(data_key, _SETTINGS_ID_INFO, hashlib.sha256).digest()
+        self._integrity_key = hmac.new(data_key, _INTEGRITY_INFO, hashlib.sha256).digest()
+
+    @property
+    def integrity_key(self) -> bytes:
+        """The subkey of the whole-store manifest (`memory.integrity`)."""
+        return self._integrity_key
 
     def seal(self, table: str, column: str, row: object, data: bytes, *, link: str | None = None) -> bytes:
         """The envelope of `data` for (table, column, row) (and `link`: see `associated_data`)."""

@@ -102,6 +102,36 @@ class DatabaseCorrupt(StoreError):
     """The database file cannot be opened as SQLite (truncated, overwritten or not a database)."""
 
 
+RECOVERY = (
+    "restore a backup (`assistant import BACKUP`, or put back the store.db you copied), "
+    "or start over explicitly with `assistant reset`"
+)
+
+
+class StoreIntegrityError(StoreError):
+    """The store as a whole is not what its key file last saw: missing, replaced, rolled back or
+    with rows lost. Nothing was changed; the message says what is wrong and what the user can do.
+
+    `problems` lists the findings (`memory.integrity.Problem`).
+    """
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        self.problems = list(problems or [])
+        super().__init__(message)
+
+
+class StoreMissing(StoreIntegrityError):
+    """The database is missing, empty or holds none of the data its key file protects."""
+
+
+class StoreRolledBack(StoreIntegrityError):
+    """The database is older than its key file (replaced by an older copy), or its manifest was edited."""
+
+
+class RowsMissing(StoreIntegrityError):
+    """Rows were deleted from (or added to) the database outside the assistant."""
+
+
 # --- export and import ------------------------------------------------------------------------
 
 

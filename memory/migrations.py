@@ -47,6 +47,9 @@ PLAINTEXT_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("memories", "id"),
         ("settings", "id"),  # a keyed hash of the setting's name, not the name
         ("learning_log", "id"),
+        ("_integrity", "tbl"),  # a table's name
+        ("_integrity", "n"),  # its row count (or the write counter)
+        ("_integrity", "acc"),  # a keyed sum of its rows' hashes (or the seal): see memory.integrity
     }
 )
 """(table, column) pairs stored in the clear. Everything else holds envelopes."""
@@ -233,6 +236,12 @@ def m003_sources_inside_payloads(db: Database, codec: RowCodec | None) -> None:
                 continue  # unlearning treats an unreadable record as having seen everything
             obj[field] = _linked_sources(db, links, key, ident).to_json()
             db.execute(f"UPDATE {table} SET payload = ? WHERE id = ?", [codec.seal_json(table, ident, obj), ident])
+
+
+@migration
+def m004_integrity(db: Database) -> None:
+    """The whole-store manifest (`memory.integrity`): counts, keyed sums, the write counter."""
+    db.execute("CREATE TABLE _integrity (tbl TEXT PRIMARY KEY, n INTEGER NOT NULL, acc BLOB NOT NULL)")
 
 
 def applied(db: Database) -> list[str]:

@@ -33,7 +33,8 @@ from typing import Any
 from memory import migrations
 from memory.base import STORE_FILE, StoreBase
 from memory.codec import RowCodec
-from memory.errors import CorruptRecord, DatabaseCorrupt, SchemaTooNew
+from memory.errors import CorruptRecord, DatabaseCorrupt, SchemaTooNew, StoreIntegrityError
+from memory.integrity import Problem
 from memory.lock import InstanceLock
 from memory.recall import RecallIndex
 from memory.records import Snippet
@@ -161,6 +162,38 @@ class Store(SnapshotMixin, StoreBase):
                         )
             return bad
 
+    def check_integrity(self) -> list[Problem]:
+        """The full whole-store check (`memory.integrity`): SQLite's own page check, the seal, the
+        counter against the key file's, and every row's hash against the manifest. Empty when sound."""
+        with self._lock:
+            self._require_codec()
+            found: list[Problem] = []
+            try:
+                pages = [r[0] for r in self._execute("PRAGMA integrity_check").fetchall()]
+            except sqlite3.DatabaseError as exc:
+                pages = [str(exc)]
+            if pages != ["ok"]:
+                found.append(Problem("database", "*", "SQLite's integrity check failed: " + "; ".join(pages[:5])))
+            if self._integrity is None:
+                return found
+            try:
+                found += self._integrity.problems(self._db.conn, self._vault.integrity_record(), full=True)
+            except sqlite3.DatabaseError as exc:
+                found.append(Problem("database", "*", f"the database could not be read to the end: {exc}"))
+            return found
+
+    def accept_as_is(self) -> None:
+        """Record the rows as they are now as the store's sound state (after a repair, or to keep a
+        store whose rows were lost or rolled back): the manifest is recomputed and the key file told."""
+        with self._lock:
+            self._require_codec()
+            assert self._integrity is not None
+            with self._db.atomic():
+                record = self._vault.integrity_record()
+                sealed = self._integrity.rebuild(self._db.conn, record[0] if record else 0)
+            self._record_integrity(sealed)
+            self.integrity_problems = []
+
     def reset(self, keyring_backend: Any = None) -> list[str]:
         """Destroy everything: shred the key slots, delete every row, vacuum, truncate the WAL, remove the files.
 
@@ -196,7 +229,7 @@ def reset_directory(directory: Path | str, keyring_backend: Any = None) -> list[
         return []
     try:
         store = Store.open(directory)
-    except (DatabaseCorrupt, SchemaTooNew) as exc:
+    except (DatabaseCorrupt, SchemaTooNew, StoreIntegrityError) as exc:
         lock = InstanceLock(directory)
         lock.acquire()
         try:

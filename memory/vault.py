@@ -166,6 +166,29 @@ class Vault:
         doc["slots"]["passphrase"] = self._passphrase_slot(new, data_key, kdf or self.kdf_params())
         self._write(doc)
 
+    # --- the integrity record (see `memory.integrity`) -------------------------------------------
+
+    def integrity_record(self) -> tuple[int, bytes] | None:
+        """(counter, seal) of the database as the key file last saw it, or None if never recorded."""
+        entry = self._read().get("integrity")
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or type(entry.get("counter")) is not int or not isinstance(entry.get("seal"), str):
+            raise VaultCorrupt(f"the key file {self.path} has a malformed integrity record")
+        try:
+            return entry["counter"], bytes.fromhex(entry["seal"])
+        except ValueError:
+            raise VaultCorrupt(f"the key file {self.path} has a malformed integrity record") from None
+
+    def record_integrity(self, counter: int, seal: bytes) -> None:
+        """Remember the database's counter and seal (after each write transaction commits).
+
+        The wrapped key is unchanged, so the replaced file need not be shredded.
+        """
+        doc = self._read()
+        doc["integrity"] = {"counter": int(counter), "seal": seal.hex()}
+        atomic_write(self.path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+
     # --- the keyring slot ----------------------------------------------------------------------
 
     @property

@@ -106,3 +106,32 @@ def smollm2_gguf() -> Path | None:
         return None
     path = Path(list(spec.submodule_search_locations)[0]).parent / SMOLLM2_WHEEL_FILE
     return path if path.is_file() else None
+
+
+def make_tiny_run(tmp_path: Path):
+    """A conversion run folder over a 3-layer GGUF, with a tokenised text of repeating phrases
+    (so attention matters): (run folder, settings)."""
+    import json
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+
+    from core.gguf_reader import file_sha256
+    from core.training import convert
+
+    gguf = write_llama_gguf(tiny_llama(), tmp_path / "tiny.gguf")
+    run = tmp_path / "run"
+    run.mkdir()
+    s = convert.ConvertSettings(
+        gguf=str(gguf), gguf_sha256=file_sha256(gguf), seq_len=32, batch_size=2, lr=3e-2, warmup_steps=1,
+        total_steps=6, eval_every=3, eval_windows=2,
+    )
+    (run / "settings.json").write_text(json.dumps(asdict(s)))
+    g = torch.Generator().manual_seed(0)
+    phrases = torch.randint(0, 96, (20, 8), generator=g)
+
+    def text(n):
+        return phrases[torch.randint(0, 20, (n,), generator=g)].flatten().to(torch.int32)
+
+    save_file({"train": text(200), "val": text(40)}, str(run / "tokens.safetensors"))
+    return run, s

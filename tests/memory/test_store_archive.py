@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import stat
@@ -210,9 +211,36 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 
 @pytest.fixture(scope="module")
-def small_export() -> bytes:
-    snap = Snapshot()
-    return encode_export(snap, EXPORT_PASSPHRASE, kdf=FAST)
+def rich_snapshot(tmp_path_factory) -> Snapshot:
+    """Real content to fuzz: conversations, messages, states, memories, replay items, adapter
+    versions, settings and log events (issue 18: an empty snapshot hid what a mutation could do)."""
+    with Store.open(tmp_path_factory.mktemp("fuzz-source") / "data") as s:
+        s.create(PASSPHRASE, kdf=FAST)
+        rich_store(s)
+        snap = s.snapshot()
+    assert all(snap.counts().values()) and snap.settings
+    return snap
+
+
+@pytest.fixture(scope="module")
+def rich_export(rich_snapshot) -> bytes:
+    return encode_export(rich_snapshot, EXPORT_PASSPHRASE, kdf=FAST)
+
+
+@pytest.fixture
+def target_store(tmp_path):
+    """The store a fuzzed export is imported into, holding content of its own."""
+    s = Store.open(tmp_path / "target")
+    s.create(PASSPHRASE, kdf=FAST)
+    fill(s, tag="-target")
+    yield s
+    if not s.closed:
+        s.close()
+
+
+def store_bytes(s: Store) -> dict[str, bytes]:
+    """Every file of the store's directory, byte for byte (the lock file aside)."""
+    return {p.name: p.read_bytes() for p in sorted(s.directory.iterdir()) if p.is_file() and "lock" not in p.name}
 
 
 @FUZZ
@@ -231,8 +259,10 @@ def test_fuzz_bytes_after_the_magic_only_raise_the_documented_error(data):
 
 @FUZZ
 @given(edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255), st.sampled_from(["flip", "cut", "insert"])), min_size=1, max_size=4))
-def test_fuzz_mutated_exports_only_raise_the_documented_error(small_export, edits):
-    data = bytearray(small_export)
+def test_fuzz_mutated_exports_only_raise_the_documented_error(rich_export, rich_snapshot, target_store, tmp_path, edits):
+    """Every mutation of a real export is refused with `ExportFormatError` and the store is left
+    byte for byte as it was, or it is harmless: the import restores exactly the original content."""
+    data = bytearray(rich_export)
     for position, value, action in edits:
         position %= len(data) + 1
         if action == "flip" and position < len(data):
@@ -241,10 +271,18 @@ def test_fuzz_mutated_exports_only_raise_the_documented_error(small_export, edit
             del data[position:]
         else:
             data[position:position] = bytes([value])
+    path = tmp_path / "mutated.enc"
+    path.write_bytes(bytes(data))
+    rows, files = raw_rows(target_store), store_bytes(target_store)
     try:
-        decode_export(bytes(data), EXPORT_PASSPHRASE)
-    except ExportFormatError:
-        pass
+        import_export(target_store, path, EXPORT_PASSPHRASE)
+    except ExportFormatError as refused:
+        assert str(refused)
+        assert raw_rows(target_store) == rows
+        assert store_bytes(target_store) == files
+    else:
+        assert target_store.snapshot() == rich_snapshot
+        assert target_store.verify() == []
 
 
 json_values = st.recursive(
@@ -254,13 +292,59 @@ json_values = st.recursive(
 )
 
 
+def _json_paths(obj, prefix=()):
+    """Every path into a JSON value (the root included)."""
+    yield prefix
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _json_paths(value, (*prefix, key))
+    elif isinstance(obj, list):
+        for n, value in enumerate(obj):
+            yield from _json_paths(value, (*prefix, n))
+
+
+def _mutate_json(obj, data) -> None:
+    """One edit of a payload in place: a value replaced, a key or item removed or duplicated, a key added."""
+    paths = [p for p in _json_paths(obj) if p]
+    path = data.draw(st.sampled_from(paths), label="path")
+    parent = obj
+    for key in path[:-1]:
+        parent = parent[key]
+    key = path[-1]
+    action = data.draw(st.sampled_from(["replace", "remove", "duplicate", "add"]), label="action")
+    if action == "replace":
+        parent[key] = data.draw(json_values | st.integers(-(2**70), 2**70), label="value")
+    elif action == "remove":
+        del parent[key]
+    elif action == "duplicate" and isinstance(parent, list):
+        parent.insert(key, json.loads(json.dumps(parent[key])))
+    elif isinstance(parent, dict):
+        parent[data.draw(st.text(max_size=8), label="new key")] = data.draw(json_values, label="new value")
+
+
 @FUZZ
-@given(obj=json_values)
-def test_fuzz_arbitrary_json_payload_only_raises_the_documented_error(obj):
+@given(data=st.data())
+def test_fuzz_arbitrary_json_payload_only_raises_the_documented_error(rich_snapshot, target_store, data):
+    """A real payload, edited: the reader refuses it with `ExportFormatError`, or what it accepts
+    is either refused by the store with every row unchanged, or stored exactly as read (nothing
+    altered on the way in) with the store consistent."""
+    obj = copy.deepcopy(snapshot_to_json(rich_snapshot))  # it shares the snapshot's settings dict
+    for _ in range(data.draw(st.integers(1, 3), label="edits")):
+        _mutate_json(obj, data)
+    rows = raw_rows(target_store)
     try:
-        snapshot_from_json(obj)
-    except ExportFormatError:
-        pass
+        snap = snapshot_from_json(obj)
+    except ExportFormatError as refused:
+        assert str(refused)
+        return
+    try:
+        target_store.restore(snap)
+    except StoreError as refused:
+        assert str(refused)
+        assert raw_rows(target_store) == rows
+    else:
+        assert snapshot_to_json(target_store.snapshot()) | {"exported": 0} == snapshot_to_json(snap) | {"exported": 0}
+        assert target_store.verify() == []
 
 
 def _valid_payload() -> dict:

@@ -25,6 +25,7 @@ EXPECTED_COLUMNS = {
     "memories": ["id", "payload"],
     "settings": ["id", "payload"],
     "learning_log": ["id", "payload"],
+    "_integrity": ["tbl", "n", "acc"],
 }
 
 

@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from core.converted import GGUF_ENV, load_converted, locate_source
 from core.errors import ModelFilesError
-from core.gguf_reader import file_sha256, read_llama_gguf
+from core.gguf_reader import read_llama_gguf
 from core.training import convert
-from tests.core.gguf_support import tiny_llama, write_llama_gguf
+from tests.core.gguf_support import make_tiny_run, tiny_llama, write_llama_gguf
 
 
 @pytest.fixture
 def tiny_run(tmp_path):
-    """A run folder over a 3-layer GGUF, with a tokenised text of repeating phrases (so attention matters)."""
-    gguf = write_llama_gguf(tiny_llama(), tmp_path / "tiny.gguf")
-    run = tmp_path / "run"
-    run.mkdir()
-    s = convert.ConvertSettings(
-        gguf=str(gguf), gguf_sha256=file_sha256(gguf), seq_len=32, batch_size=2, lr=3e-2, warmup_steps=1,
-        total_steps=6, eval_every=3, eval_windows=2,
-    )
-    (run / "settings.json").write_text(json.dumps(asdict(s)))
-    g = torch.Generator().manual_seed(0)
-    phrases = torch.randint(0, 96, (20, 8), generator=g)
-
-    def text(n):
-        return phrases[torch.randint(0, 20, (n,), generator=g)].flatten().to(torch.int32)
-
-    save_file({"train": text(200), "val": text(40)}, str(run / "tokens.safetensors"))
-    return run, s
+    return make_tiny_run(tmp_path)
 
 
 def test_stage1_lowers_the_held_out_error_and_resumes_exactly(tiny_run, tmp_path):
