@@ -27,7 +27,7 @@ def default_gguf() -> Path:
 
 
 def stage1(run: Path, gguf: Path | None, *, steps: int | None, lr: float | None, max_seconds: float,
-           threads: int | None, progress: bool) -> dict:
+           threads: int | None, progress: bool, liquid_window: int | None = None) -> dict:
     import torch
 
     from core.gguf_reader import file_sha256
@@ -41,6 +41,8 @@ def stage1(run: Path, gguf: Path | None, *, steps: int | None, lr: float | None,
         s.total_steps = steps
     if lr:
         s.lr = lr
+    if liquid_window is not None:
+        s.liquid_window = liquid_window
     return convert.stage1(run, s, max_seconds=max_seconds, progress=progress)
 
 

@@ -80,6 +80,9 @@ class HybridConfig:
     chunk_size: int = 64  # chunk length of the liquid layers' parallel form
     decay_min: float = 0.001  # initial range of softplus(b_a): memories of ~1/decay tokens
     decay_max: float = 0.1
+    # > 0: each liquid layer also keeps exact softmax attention inside its current block of this
+    # many tokens (LoLCATs' hybrid layer, in blocks): `LocalLiquidAttention`. 0: none.
+    liquid_window: int = 0
     source: dict = field(default_factory=dict)  # the GGUF it was converted from: name, file, sha256
 
     def __post_init__(self) -> None:
@@ -95,6 +98,8 @@ class HybridConfig:
             raise ValueError(f"head_dim must be even for RoPE, got {self.head_dim}")
         if self.attention_window < 1 or self.attention_sinks < 0 or self.chunk_size < 1:
             raise ValueError("attention_window and chunk_size must be >= 1, attention_sinks >= 0")
+        if self.liquid_window < 0:
+            raise ValueError(f"liquid_window must be >= 0, got {self.liquid_window}")
 
     @property
     def num_hidden_layers(self) -> int:
@@ -156,8 +161,15 @@ class HybridConfig:
         """The empty state (nothing read), one dict per layer; see the module doc."""
         out: list[LayerState] = []
         for kind in self.layer_types:
+            g, e, w = self.num_key_value_heads, self.head_dim, self.liquid_window
             if kind == "liquid":
-                out.append({"S": torch.zeros(batch, self.num_key_value_heads, self.feature_dim, self.head_dim + 1, dtype=dtype)})
+                out.append({"S": torch.zeros(batch, g, self.feature_dim, e + 1, dtype=dtype)})
+                if w:  # the current block: rotated keys, values, key features, log decays, count
+                    out[-1].update(
+                        k=torch.zeros(batch, g, w, e, dtype=dtype), v=torch.zeros(batch, g, w, e, dtype=dtype),
+                        fk=torch.zeros(batch, g, w, self.feature_dim, dtype=dtype),
+                        la=torch.zeros(batch, g, w, dtype=dtype), n=torch.zeros(batch, dtype=torch.long),
+                    )
             else:
                 kv = (batch, self.num_key_value_heads, self.cache_slots, self.head_dim)
                 out.append({
@@ -173,6 +185,8 @@ class HybridConfig:
             "vocab_size", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads",
             "head_dim", "layer_types", "tie_word_embeddings", "attention_window", "attention_sinks",
         )
+        if self.liquid_window:  # (configs without it keep their hash)
+            keys = (*keys, "liquid_window")
         blob = json.dumps({"model_type": MODEL_TYPE, **{k: getattr(self, k) for k in keys}}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -268,6 +282,147 @@ class LiquidAttention(nn.Module):
         return self._readout(o.unsqueeze(3))[:, 0]  # (b, d)
 
 
+def local_scan(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, fq: torch.Tensor, fk: torch.Tensor, log_a: torch.Tensor,
+    beta: torch.Tensor, S0: torch.Tensor, block: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Exact softmax inside each block of `block` tokens plus the decayed linear state of the
+    blocks before it, mixed in one normalisation:
+
+        y_t = (sum_{s in block(t), s <= t} w_ts v_s + beta (phi(q_t)^T S_t-)[:e])
+              / (sum_{s in block(t), s <= t} w_ts    + beta (phi(q_t)^T S_t-)[e]),
+        w_ts = exp(q_t . k_s / sqrt(e) - max_s),  S_t- = the state at the block's start, decayed to t.
+
+    q (b, g, r, t, e) and k (b, g, 1, t, e) are rotated by their position inside the block; v
+    (b, g, 1, t, e); fq (b, g, r, t, f), fk (b, g, 1, t, f); log_a (b, g, 1, t); beta broadcasts
+    to (b, g, r, 1, 1, 1); S0 (b, g, 1, f, e+1). Returns (y (b, g, r, t, e), the state at the start
+    of every block (b, g, 1, c, f, e+1), the state after the last block)."""
+    *lq, t, e = q.shape
+    lk = k.shape[:-2]
+    pad = (-t) % block
+    if pad:
+        q, k, v, fq, fk = (F.pad(z, (0, 0, 0, pad)) for z in (q, k, v, fq, fk))
+        log_a = F.pad(log_a, (0, pad))
+    c = (t + pad) // block
+    q, fq = q.reshape(*lq, c, block, e), fq.reshape(*lq, c, block, -1)
+    k, v, fk = k.reshape(*lk, c, block, e), v.reshape(*lk, c, block, e), fk.reshape(*lk, c, block, -1)
+    log_a = log_a.reshape(*lk, c, block)
+    v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # (*lk, c, l, e+1)
+    A = torch.cumsum(log_a, dim=-1)  # (*lk, c, l)
+    to_end = torch.exp(A[..., -1:] - A) * -torch.expm1(log_a)  # (*lk, c, l)
+    dS = (fk * to_end.unsqueeze(-1)).transpose(-1, -2) @ v1  # (*lk, c, f, e+1)
+    chunk_decay = torch.exp(A[..., -1])  # (*lk, c)
+    S = S0.to(q.dtype)
+    starts = []
+    for i in range(c):
+        starts.append(S)
+        S = chunk_decay[..., i, None, None] * S + dS[..., i, :, :]
+    S_starts = torch.stack(starts, dim=-3)  # (*lk, c, f, e+1)
+    lin = torch.exp(A).unsqueeze(-1) * (fq @ S_starts)  # (*lq, c, l, e+1)
+    causal = torch.ones(block, block, dtype=torch.bool, device=q.device).tril()
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(e)  # (*lq, c, l, l)
+    scores = scores.masked_fill(~causal, float("-inf"))
+    w = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+    num = w @ v + beta * lin[..., :e]
+    den = w.sum(-1, keepdim=True) + beta * lin[..., e:]
+    y = (num / den).reshape(*lq, c * block, e)[..., :t, :]
+    return y, S_starts, S
+
+
+class LocalLiquidAttention(LiquidAttention):
+    """`LiquidAttention` plus exact softmax attention inside the current block of W tokens
+    (`HybridConfig.liquid_window`): older blocks live only in the decayed matrix state, so the
+    state stays bounded (S plus at most W keys and values). Within a block, q and k are rotated
+    by their position in it, so the softmax scores are the source layer's (RoPE is relative).
+    A learned weight beta per query head sets how much the state counts against the block."""
+
+    def __init__(self, cfg: HybridConfig) -> None:
+        super().__init__(cfg)
+        self.block = cfg.liquid_window
+        self.log_beta = nn.Parameter(torch.zeros(self.h))
+        self.register_buffer("inv_freq", 1.0 / (cfg.rope_theta ** (torch.arange(0, self.e, 2).float() / self.e)), persistent=False)
+
+    def _beta(self) -> torch.Tensor:
+        return torch.exp(self.log_beta).view(self.g, self.r, 1, 1, 1)
+
+    def mix(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: LayerState) -> torch.Tensor:
+        """x (b, t, d); reads the block in progress from `state` and leaves the new one there."""
+        from core.lfm2 import rope
+
+        b, t = x.shape[0], x.shape[1]
+        n = int(state["n"][0])  # tokens of the current block already read
+        fq, fk, _, log_a = self._inputs(x, q, k, v)
+        pos = ((n + torch.arange(t, device=x.device)) % self.block).expand(b, t)
+        qr = rope(q, pos, self.inv_freq).unflatten(1, (self.g, self.r))  # (b, g, r, t, e)
+        kr = rope(k, pos, self.inv_freq).unsqueeze(2)  # (b, g, 1, t, e)
+        dtype = fq.dtype
+        if n:  # the block in progress goes first; its queries' outputs are not wanted again
+            qr = torch.cat([qr.new_zeros(*qr.shape[:3], n, self.e), qr], dim=3)
+            fq = torch.cat([fq.new_zeros(*fq.shape[:3], n, fq.shape[-1]), fq], dim=3)
+            kr = torch.cat([state["k"][:, :, :n].unsqueeze(2).to(dtype), kr], dim=3)
+            v = torch.cat([state["v"][:, :, :n].to(dtype), v], dim=2)
+            fk = torch.cat([state["fk"][:, :, :n].unsqueeze(2).to(dtype), fk], dim=3)
+            log_a = torch.cat([state["la"][:, :, :n].unsqueeze(2).to(log_a.dtype), log_a], dim=3)
+        y, S_starts, S_end = local_scan(
+            qr, kr, v.unsqueeze(2), fq, fk.to(dtype), log_a.to(dtype), self._beta().to(dtype), state["S"].unsqueeze(2), self.block
+        )
+        total = n + t
+        rem = total % self.block
+        with torch.no_grad():
+            if rem == 0:
+                state["S"] = S_end.squeeze(2).detach().to(state["S"].dtype)
+            else:
+                state["S"] = S_starts[:, :, 0, -1].detach().to(state["S"].dtype)
+                lo = total - rem
+                state["k"] = state["k"].clone()
+                state["k"][:, :, :rem] = kr[:, :, 0, lo:total].detach()
+                state["v"] = state["v"].clone()
+                state["v"][:, :, :rem] = v[:, :, lo:total].detach()
+                state["fk"] = state["fk"].clone()
+                state["fk"][:, :, :rem] = fk[:, :, 0, lo:total].detach()
+                state["la"] = state["la"].clone()
+                state["la"][:, :, :rem] = log_a[:, :, 0, lo:total].detach()
+            state["n"] = torch.full_like(state["n"], rem)
+        return self._readout_y(y[:, :, :, n:])
+
+    def _readout_y(self, y: torch.Tensor) -> torch.Tensor:
+        """y (b, g, r, t, e), already normalised -> (b, t, d)."""
+        b, _, _, t, _ = y.shape
+        return self.out_proj(y.reshape(b, self.h, t, self.e).transpose(1, 2).flatten(2))
+
+    def step(self, x: torch.Tensor, state: LayerState) -> torch.Tensor:
+        """x (b, d); one token into the block in progress (folded into S when the block fills)."""
+        from core.lfm2 import rope
+
+        x = x.unsqueeze(1)
+        q, k, v = self.project(x)
+        fq, fk, _, log_a = self._inputs(x, q, k, v)
+        b, n = x.shape[0], int(state["n"][0])
+        pos = torch.full((b, 1), n, device=x.device)
+        qr = rope(q, pos, self.inv_freq).unflatten(1, (self.g, self.r))  # (b, g, r, 1, e)
+        state["k"][:, :, n] = rope(k, pos, self.inv_freq)[:, :, 0].to(state["k"].dtype)
+        state["v"][:, :, n] = v[:, :, 0].to(state["v"].dtype)
+        state["fk"][:, :, n] = fk[:, :, 0, 0].to(state["fk"].dtype)
+        state["la"][:, :, n] = log_a[:, :, 0, 0].to(state["la"].dtype)
+        keys, vals = state["k"][:, :, : n + 1].unsqueeze(2), state["v"][:, :, : n + 1].unsqueeze(2)  # (b, g, 1, n+1, e)
+        scores = (qr @ keys.transpose(-1, -2).to(qr.dtype)) / math.sqrt(self.e)  # (b, g, r, 1, n+1)
+        w = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
+        A = torch.cumsum(state["la"][:, :, : n + 1], dim=-1)  # (b, g, n+1)
+        S = state["S"].unsqueeze(2)  # (b, g, 1, f, e+1)
+        lin = torch.exp(A[..., -1])[:, :, None, None, None] * (fq @ S.to(fq.dtype))  # (b, g, r, 1, e+1)
+        beta = self._beta()[..., 0].to(qr.dtype)  # (g, r, 1, 1): no block axis here
+        y = (w @ vals.to(qr.dtype) + beta * lin[..., : self.e]) / (w.sum(-1, keepdim=True) + beta * lin[..., self.e :])
+        if n + 1 == self.block:  # the block is full: fold it into the state
+            to_end = torch.exp(A[..., -1:] - A) * -torch.expm1(state["la"])  # (b, g, l)
+            v1 = torch.cat([state["v"], torch.ones_like(state["v"][..., :1])], dim=-1)  # (b, g, l, e+1)
+            dS = (state["fk"] * to_end.unsqueeze(-1)).transpose(-1, -2) @ v1  # (b, g, f, e+1)
+            state["S"].mul_(torch.exp(A[..., -1])[..., None, None]).add_(dS)
+            state["n"].zero_()
+        else:
+            state["n"].add_(1)
+        return self._readout_y(y)[:, 0]
+
+
 # === the model ===================================================================================
 
 
@@ -277,7 +432,10 @@ class HybridLayer(nn.Module):
     def __init__(self, cfg: HybridConfig, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self.mixer = LiquidAttention(cfg) if kind == "liquid" else LlamaAttention(cfg)
+        if kind == "attention":
+            self.mixer = LlamaAttention(cfg)
+        else:
+            self.mixer = LocalLiquidAttention(cfg) if cfg.liquid_window else LiquidAttention(cfg)
         self.operator_norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)
         self.ffn_norm = RMSNorm(cfg.hidden_size, cfg.norm_eps)
         self.feed_forward = MLP(cfg)
@@ -316,8 +474,8 @@ class HybridLM(Lfm2LM):
 
 
 def is_new_parameter(name: str) -> bool:
-    """Whether a parameter is one the conversion adds (a liquid layer's maps or decay)."""
-    return any(part in name for part in (".q_map", ".k_map", ".decay."))
+    """Whether a parameter is one the conversion adds (a liquid layer's maps, decay, mix)."""
+    return any(part in name for part in (".q_map", ".k_map", ".decay.", ".log_beta"))
 
 
 # names: Hugging Face Llama (core/gguf_reader.py) -> this module

@@ -53,6 +53,38 @@ _CHUNK = 500  # ids per `IN (...)` clause
 _EDITABLE_TEXT = frozenset({"conversations", "messages", "memories"})
 
 
+class _Rows:
+    """A query's rows, read in full (what `StoreBase._execute` returns for a query)."""
+
+    __slots__ = ("_rows", "_next")
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+        self._next = 0
+
+    def fetchall(self) -> list[Any]:
+        rows, self._next = self._rows[self._next :], len(self._rows)
+        return rows
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+def _translated(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    """A damaged page (a bare `sqlite3.DatabaseError`) as `DatabaseCorrupt`; other errors as they are."""
+    if type(exc) is sqlite3.DatabaseError:
+        return DatabaseCorrupt(
+            f"{path} is damaged ({exc}): `assistant verify` says what can still be read; {RECOVERY}"
+        )
+    return exc
+
+
 def _refuse_missing_database(directory: Path) -> None:
     """A key file beside a missing or empty database: refuse rather than make a new, empty one."""
     vault, db = directory / VAULT_FILE, directory / STORE_FILE
@@ -120,6 +152,9 @@ class StoreBase:
         self.index_skipped: list[CorruptRecord] = []
         """Records left out of the recall index because they failed to decrypt."""
         self._integrity: Integrity | None = None
+        self.skipped: dict[tuple[str, object], CorruptRecord] = {}
+        """Damaged records that reads have skipped since unlock (a list leaves one out rather than
+        failing whole), by (table, row): what the interfaces report and `verify --repair` drops."""
         self.integrity_problems: list[Problem] = []
         """What the integrity check found at unlock, where the store was opened with `accept_damage`."""
 
@@ -230,11 +265,23 @@ class StoreBase:
             self._install_key(self._vault.unlock_with_keyring(backend), accept_damage=accept_damage)
 
     def _install_key(self, data_key: bytes, *, accept_damage: bool = False) -> None:
+        try:
+            self._install_key_checked(data_key, accept_damage)
+        except sqlite3.DatabaseError as exc:
+            raise _translated(exc, self.path) from None
+
+    def _install_key_checked(self, data_key: bytes, accept_damage: bool) -> None:
         codec = RowCodec(data_key)
         record = self._vault.integrity_record()
         row = self._db.conn.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
         if row is None:
             if record is not None and record[0] > 0:
+                held = sum(self._db.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in migrations.USER_TABLES)
+                if held:
+                    raise DatabaseCorrupt(
+                        f"{self.path} is damaged: its key check record is gone although it holds {held} rows. "
+                        f"Nothing was changed; {RECOVERY}"
+                    )
                 raise StoreMissing(
                     f"{self.path} holds none of the data its key file protects (the key file has seen "
                     f"{record[0]} writes): the database was emptied or replaced. Nothing was changed; {RECOVERY}"
@@ -264,7 +311,11 @@ class StoreBase:
         problems = integrity.problems(conn, record, full=False)
         if problems and not accept_damage:
             kinds = {p.kind for p in problems}
-            error = RowsMissing if kinds <= {"missing-rows", "extra-rows"} else StoreRolledBack
+            error = (
+                RowsMissing if kinds <= {"missing-rows", "extra-rows"}
+                else DatabaseCorrupt if "database" in kinds
+                else StoreRolledBack
+            )
             raise error(
                 f"the store in {self.directory} failed its integrity check: "
                 + "; ".join(str(p) for p in problems)
@@ -435,10 +486,38 @@ class StoreBase:
     def _index_remove(self, kind: str, ident: int) -> None:
         self._pending.index.append(lambda index: index.remove((kind, ident)))
 
+    def _skip(self, exc: CorruptRecord, into: list[CorruptRecord] | None) -> None:
+        """Note a damaged record that a read left out (and add it to the caller's list, if any)."""
+        if (exc.table, exc.row) not in self.skipped:
+            log.info("skipped a damaged record: %s", exc)
+        self.skipped[(exc.table, exc.row)] = exc
+        if into is not None:
+            into.append(exc)
+
+    def _readable(
+        self, rows: Iterable[tuple[Any, ...]], read: Callable[..., Any], into: list[CorruptRecord] | None
+    ) -> list[Any]:
+        """`read(*row)` for each row, leaving out (and noting) the records that fail to open."""
+        result = []
+        for row in rows:
+            try:
+                result.append(read(*row))
+            except CorruptRecord as exc:
+                self._skip(exc, into)
+        return result
+
     # === low-level row access ================================================================
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        return self._db.conn.execute(sql, params)
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor | _Rows:
+        """Run one statement; a query's rows are read at once, so a damaged page surfaces here as
+        `DatabaseCorrupt` (never a bare `sqlite3.DatabaseError` from a later fetch)."""
+        try:
+            cursor = self._db.conn.execute(sql, params)
+            if cursor.description is None:
+                return cursor
+            return _Rows(cursor.fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise _translated(exc, self.path) from None
 
     def _next_id(self, table: str) -> int:
         row = self._execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()

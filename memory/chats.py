@@ -49,12 +49,15 @@ class ChatsMixin(StoreBase):
             (payload,) = self._row("conversations", "id", conversation_id, "payload")
             return self._conversation(codec, conversation_id, payload)
 
-    def list_conversations(self) -> list[Conversation]:
-        """All conversations, most recently updated first."""
+    def list_conversations(self, *, skipped: list[CorruptRecord] | None = None) -> list[Conversation]:
+        """All readable conversations, most recently updated first.
+
+        A damaged header is left out (and added to `skipped`, and to `Store.skipped`).
+        """
         with self._lock:
             codec = self._require_codec()
             rows = self._execute("SELECT id, payload FROM conversations").fetchall()
-            convs = [self._conversation(codec, ident, payload) for ident, payload in rows]
+            convs = self._readable(rows, lambda i, p: self._conversation(codec, i, p), skipped)
         return sorted(convs, key=lambda c: (-c.updated, -c.id))
 
     def rename_conversation(self, conversation_id: int, title: str) -> Conversation:
@@ -169,14 +172,15 @@ class ChatsMixin(StoreBase):
             conversation_id, payload = self._row("messages", "id", message_id, "conversation_id, payload")
             return self._message(codec, message_id, conversation_id, payload)
 
-    def list_messages(self, conversation_id: int) -> list[Message]:
-        """A conversation's messages, oldest first."""
+    def list_messages(self, conversation_id: int, *, skipped: list[CorruptRecord] | None = None) -> list[Message]:
+        """A conversation's readable messages, oldest first (damaged ones left out, as in
+        `list_conversations`)."""
         with self._lock:
             codec = self._require_codec()
             rows = self._execute(
                 "SELECT id, payload FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id]
             ).fetchall()
-            return [self._message(codec, ident, conversation_id, payload) for ident, payload in rows]
+            return self._readable(rows, lambda i, p: self._message(codec, i, conversation_id, p), skipped)
 
     def count_messages(self, conversation_id: int | None = None) -> int:
         """How many messages (in one conversation, or in all)."""

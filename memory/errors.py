@@ -98,10 +98,6 @@ class InstanceLocked(StoreError):
     """Another running assistant holds the data directory's lock."""
 
 
-class DatabaseCorrupt(StoreError):
-    """The database file cannot be opened as SQLite (truncated, overwritten or not a database)."""
-
-
 RECOVERY = (
     "restore a backup (`assistant import BACKUP`, or put back the store.db you copied), "
     "or start over explicitly with `assistant reset`"
@@ -118,6 +114,10 @@ class StoreIntegrityError(StoreError):
     def __init__(self, message: str, problems: list | None = None) -> None:
         self.problems = list(problems or [])
         super().__init__(message)
+
+
+class DatabaseCorrupt(StoreIntegrityError):
+    """The database file cannot be read as SQLite (truncated, overwritten, damaged pages)."""
 
 
 class StoreMissing(StoreIntegrityError):

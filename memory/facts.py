@@ -51,12 +51,12 @@ class FactsMixin(StoreBase):
             (payload,) = self._row("memories", "id", memory_id, "payload")
             return self._memory(codec, memory_id, payload)
 
-    def list_memories(self) -> list[Memory]:
-        """All memories, oldest first."""
+    def list_memories(self, *, skipped: list[CorruptRecord] | None = None) -> list[Memory]:
+        """All readable memories, oldest first (damaged ones left out and noted in `skipped`)."""
         with self._lock:
             codec = self._require_codec()
             rows = self._execute("SELECT id, payload FROM memories ORDER BY id").fetchall()
-            return [self._memory(codec, ident, payload) for ident, payload in rows]
+            return self._readable(rows, lambda i, p: self._memory(codec, i, p), skipped)
 
     def edit_memory(self, memory_id: int, text: str) -> Memory:
         """Change a memory's text. Call `unlearn(memory_ids=[...])` to forget what the old text taught."""
@@ -94,26 +94,33 @@ class FactsMixin(StoreBase):
             self._changed("settings", "updated", key)
 
     def get_setting(self, key: str, default: Any = None) -> Any:
-        """The value stored under `key`, or `default`."""
+        """The value stored under `key`, or `default` (also where the stored value is damaged:
+        it is noted in `Store.skipped` and left for `verify --repair`)."""
         with self._lock:
             codec = self._require_codec()
             ident = codec.setting_id(key)
             row = self._execute("SELECT payload FROM settings WHERE id = ?", [ident]).fetchone()
             if row is None:
                 return default
-            return codec.open_json("settings", ident, row[0]).get("value", default)
+            try:
+                return codec.open_json("settings", ident, row[0]).get("value", default)
+            except CorruptRecord as exc:
+                self._skip(exc, None)
+                return default
 
-    def list_settings(self) -> dict[str, Any]:
-        """Every setting."""
+    def list_settings(self, *, skipped: list[CorruptRecord] | None = None) -> dict[str, Any]:
+        """Every readable setting (damaged ones left out and noted in `skipped`)."""
         with self._lock:
             codec = self._require_codec()
-            result = {}
-            for ident, payload in self._execute("SELECT id, payload FROM settings").fetchall():
+
+            def read(ident: str, payload: bytes) -> tuple[str, Any]:
                 obj = codec.open_json("settings", ident, payload)
                 if not isinstance(obj.get("key"), str) or codec.setting_id(obj["key"]) != ident:
                     raise CorruptRecord("settings", ident, "payload", "names a different setting")
-                result[obj["key"]] = obj.get("value")
-            return result
+                return obj["key"], obj.get("value")
+
+            rows = self._execute("SELECT id, payload FROM settings").fetchall()
+            return dict(self._readable(rows, read, skipped))
 
     def delete_setting(self, key: str) -> bool:
         """Remove a setting; whether it existed."""
@@ -140,17 +147,23 @@ class FactsMixin(StoreBase):
             self._changed("learning_log", "added", ident)
         return LogEvent(ident, str(kind), event_detail, now)
 
-    def list_events(self, *, limit: int | None = None, kind: str | None = None) -> list[LogEvent]:
+    def list_events(
+        self, *, limit: int | None = None, kind: str | None = None, skipped: list[CorruptRecord] | None = None
+    ) -> list[LogEvent]:
         """Learning-log events, oldest first (the last `limit` of them, optionally of one `kind`)."""
         with self._lock:
             codec = self._require_codec()
             events = []
             for ident, payload in self._execute("SELECT id, payload FROM learning_log ORDER BY id").fetchall():
-                obj = codec.open_json("learning_log", ident, payload)
                 try:
-                    event = LogEvent(ident, str(obj["kind"]), dict(obj["detail"]), float(obj["time"]))
-                except (KeyError, TypeError, ValueError):
-                    raise CorruptRecord("learning_log", ident, "payload", "has an unexpected shape") from None
+                    obj = codec.open_json("learning_log", ident, payload)
+                    try:
+                        event = LogEvent(ident, str(obj["kind"]), dict(obj["detail"]), float(obj["time"]))
+                    except (KeyError, TypeError, ValueError):
+                        raise CorruptRecord("learning_log", ident, "payload", "has an unexpected shape") from None
+                except CorruptRecord as exc:
+                    self._skip(exc, skipped)
+                    continue
                 if kind is None or event.kind == kind:
                     events.append(event)
         return events if limit is None else events[-limit:] if limit > 0 else []

@@ -218,10 +218,14 @@ class Integrity:
                     "it was replaced by an older copy")))
             elif counter == vault_counter and not hmac.compare_digest(seal, vault_seal):
                 found.append(Problem("rolled-back", SEAL_ROW, "the database is not the one its key file last saw"))
-        actual = self.compute(conn) if full else {
-            t: (conn.execute(f"SELECT count(*) FROM main.{t}").fetchone()[0], b"") for t in USER_TABLES
-        }
+        actual: dict[str, tuple[int, bytes]] = {}
         for table in USER_TABLES:
+            try:
+                actual[table] = self.compute(conn, [table])[table] if full else (
+                    conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0], b"")
+            except sqlite3.DatabaseError as exc:
+                found.append(Problem("database", table, f"{table} cannot be read to the end: {exc}"))
+        for table in actual:
             n, acc = manifest.get(table, (0, _ZERO))
             have, have_acc = actual[table]
             if have < n:

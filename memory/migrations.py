@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from memory.errors import CorruptRecord, SchemaTooNew
+from memory.errors import CorruptRecord, DatabaseCorrupt, SchemaTooNew
 from memory.records import Sources
 
 if TYPE_CHECKING:
@@ -254,6 +254,8 @@ def applied(db: Database) -> list[str]:
 def pending(db: Database) -> list[Migration]:
     """Migrations not yet applied to `db`. Raises `SchemaTooNew` if `db` has ones we do not know."""
     done = applied(db)
+    if not all(isinstance(name, str) for name in done):
+        raise DatabaseCorrupt("the database is damaged: its record of applied migrations is unreadable")
     known = [fn.__name__ for fn in MIGRATIONS]
     unknown = [name for name in done if name not in known]
     if unknown:

@@ -8,33 +8,53 @@ from collections.abc import Iterable
 from memory import migrations
 from memory.chats import ChatsMixin
 from memory.codec import RowCodec
-from memory.errors import ExportFormatError
+from memory.errors import CorruptRecord, ExportFormatError
 from memory.facts import FactsMixin
 from memory.learning_data import LearningDataMixin
-from memory.records import Conversation, Memory, Message, Snapshot, Sources
+from memory.records import AdapterVersion, Conversation, Memory, Message, Snapshot, Sources
+
+
+DAMAGED_TITLE = "(title unreadable: the record was damaged)"
 
 
 class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
     """`snapshot()` and `restore()`, built on the record methods."""
 
-    def snapshot(self) -> Snapshot:
-        """Everything in the store, decrypted (for export)."""
+    def snapshot(self, *, skipped: list[CorruptRecord] | None = None) -> Snapshot:
+        """Everything readable in the store, decrypted (for export).
+
+        A damaged record costs only itself: it is left out and added to `skipped` (and to
+        `Store.skipped`), and the rest is taken.
+        """
         with self._lock:
             codec = self._require_codec()
             snap = Snapshot()
-            snap.conversations = sorted(self.list_conversations(), key=lambda c: c.id)
-            for ident, conversation_id, payload in self._execute(
-                "SELECT id, conversation_id, payload FROM messages ORDER BY id"
-            ).fetchall():
-                snap.messages.append(self._message(codec, ident, conversation_id, payload))
-            for row in self._execute("SELECT conversation_id, payload, blob FROM states ORDER BY conversation_id").fetchall():
-                snap.states.append(self._state(codec, *row))
-            snap.adapter_versions = [self.get_adapter_version(info.version) for info in self.list_adapter_versions()]
-            snap.replay_items = self.list_replay_items()
-            snap.memories = self.list_memories()
-            snap.settings = self.list_settings()
-            snap.learning_log = self.list_events()
+            snap.conversations = sorted(self.list_conversations(skipped=skipped), key=lambda c: c.id)
+            rows = self._execute("SELECT id, conversation_id, payload FROM messages ORDER BY id").fetchall()
+            snap.messages = self._readable(rows, lambda *r: self._message(codec, *r), skipped)
+            rows = self._execute("SELECT conversation_id, payload, blob FROM states ORDER BY conversation_id").fetchall()
+            snap.states = self._readable(rows, lambda *r: self._state(codec, *r), skipped)
+            rows = self._execute("SELECT id, payload, blob FROM adapter_versions ORDER BY id").fetchall()
+            snap.adapter_versions = self._readable(rows, lambda *r: self._adapter_version(codec, *r), skipped)
+            rows = self._execute("SELECT id, payload FROM replay_items ORDER BY id").fetchall()
+            snap.replay_items = self._readable(rows, lambda *r: self._replay_item(codec, *r), skipped)
+            snap.memories = self.list_memories(skipped=skipped)
+            snap.settings = self.list_settings(skipped=skipped)
+            snap.learning_log = self.list_events(skipped=skipped)
+            # A conversation whose header is damaged keeps its readable messages, under a stand-in title.
+            known = {c.id for c in snap.conversations}
+            for m in snap.messages:
+                if m.conversation_id not in known:
+                    known.add(m.conversation_id)
+                    snap.conversations.append(Conversation(m.conversation_id, DAMAGED_TITLE, m.created, m.created))
+            snap.conversations.sort(key=lambda c: c.id)
+            snap.states = [st for st in snap.states if st.conversation_id in known]
             return snap
+
+    def _adapter_version(self, codec: RowCodec, version: int, payload: bytes, blob: bytes) -> AdapterVersion:
+        info = self._adapter_info(codec, version, payload)
+        data = codec.open("adapter_versions", "blob", version, blob)
+        return AdapterVersion(info.version, info.metrics, info.created, info.parent, info.seen, data)
 
     def restore(self, snap: Snapshot, *, merge: bool = False) -> dict[str, int]:
         """Write a snapshot into the store in one transaction; on any error nothing changes.

@@ -251,6 +251,11 @@ class Session:
     def messages(self, conversation_id: int) -> list[MessageInfo]:
         return self.chats.get(conversation_id).messages()
 
+    def damaged_records(self) -> list[str]:
+        """The damaged records reads have left out since unlock (one sentence each); see
+        `assistant verify` to list all of them and drop them."""
+        return [str(exc) for exc in self.store.skipped.values()]
+
     def delete_message(self, message_id: int) -> None:
         """Delete one message; its conversation's state is rebuilt from the rest at the next turn."""
         self.chats.delete_message(message_id)

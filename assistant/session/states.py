@@ -80,9 +80,14 @@ class StateKeeper:
         from core.model import zero_state
         from core.state import state_from_bytes
 
+        from assistant.store import CorruptRecord
+
         runtime = self.runtime
-        saved = self.store.load_state(conversation_id)
         reason = "it has no saved state"
+        try:
+            saved = self.store.load_state(conversation_id)
+        except CorruptRecord as exc:  # a damaged state costs only itself: the history is re-read
+            saved, reason = None, f"its saved state is damaged ({exc})"
         if saved is not None:
             config_hash, version = parse_tag(saved.tag)
             if config_hash != runtime.config_hash:

@@ -145,6 +145,7 @@ class ConvertSettings:
     eval_windows: int = 8
     decay_min: float = 0.001
     decay_max: float = 0.1
+    liquid_window: int = 0  # > 0: liquid layers keep exact softmax inside blocks of this many tokens
     # stage 2: distillation of the whole hybrid on the teacher's next-token distribution
     kd_lr: float = 1e-3
     kd_steps: int = 2000
@@ -225,7 +226,7 @@ def layer_losses(student: HybridLM, io: list[dict[str, torch.Tensor]], layers: l
     for i in layers:
         d = io[i]
         mixer = student.model.layers[i].mixer
-        state = {"S": torch.zeros(d["x"].shape[0], mixer.g, 2 * mixer.e, mixer.e + 1)}
+        state = student.cfg.zero_state(d["x"].shape[0])[i]
         y = mixer.mix(d["x"], d["q"], d["k"], d["v"], state)
         losses.append(F.mse_loss(y, d["y"]) / d["y"].pow(2).mean().clamp_min(1e-8))
     return losses
@@ -330,7 +331,9 @@ def stage1(
     """Attention transfer for every layer at once, resumable; returns the trainer record."""
     s, g, teacher, data = _open_run(run, s, progress, log)
     n_layers = teacher.cfg.num_hidden_layers
-    cfg = HybridConfig.from_llama(g.config, ["liquid"] * n_layers, decay_min=s.decay_min, decay_max=s.decay_max)
+    cfg = HybridConfig.from_llama(
+        g.config, ["liquid"] * n_layers, decay_min=s.decay_min, decay_max=s.decay_max, liquid_window=s.liquid_window
+    )
     student = build_from_source(cfg, g.tensors)
     new_names = set(student.new_parameter_names())
     new = {n: p for n, p in student.named_parameters() if n in new_names}
@@ -383,7 +386,7 @@ def distill_student(run: Path, s: ConvertSettings, g: LlamaGguf) -> HybridLM:
 
     n = g.config["num_hidden_layers"]
     types = ["attention" if i in s.attention_layers else "liquid" for i in range(n)]
-    student = hybrid_from_stage1(run, g, types, decay_min=s.decay_min, decay_max=s.decay_max)
+    student = hybrid_from_stage1(run, g, types)
     attach_lora(student, rank=s.kd_rank, alpha=2.0 * s.kd_rank, seed=s.seed)
     return student
 
@@ -434,6 +437,8 @@ def stage2(
 
 def hybrid_from_stage1(run: Path, g: LlamaGguf, layer_types: list[str], **over) -> HybridLM:
     """The hybrid with `layer_types`, its liquid layers taken from stage 1's checkpoint."""
+    s = ConvertSettings(**json.loads((run / "settings.json").read_text()))
+    over = {"decay_min": s.decay_min, "decay_max": s.decay_max, "liquid_window": s.liquid_window, **over}
     cfg = HybridConfig.from_llama(g.config, layer_types, **over)
     trained = load_file(str(run / "stage1" / "params.safetensors"))
     keep = {k: v for k, v in trained.items() if layer_types[int(k.split(".")[2])] == "liquid"}
@@ -522,7 +527,9 @@ def export_converted(run: Path, out: Path, attention_layers: list[int], *, card:
     name = Path(s.gguf).name
     source = {"file": name, "sha256": s.gguf_sha256, "name": g.config.get("name"), "license": g.config.get("license")}
     source.update(SOURCE_PACKAGES.get(name, {}))
-    cfg = HybridConfig.from_llama(g.config, types, decay_min=s.decay_min, decay_max=s.decay_max, source=source, **over)
+    cfg = HybridConfig.from_llama(
+        g.config, types, decay_min=s.decay_min, decay_max=s.decay_max, liquid_window=s.liquid_window, source=source, **over
+    )
     delta = stage_delta(run, types, s)
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out / "config.json")
@@ -550,12 +557,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("gguf", type=Path)
     ap.add_argument("--max-seconds", type=float, default=0.0)
     ap.add_argument("--steps", type=int, default=ConvertSettings.total_steps)
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many more steps")
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     s = ConvertSettings(gguf=str(a.gguf), gguf_sha256=file_sha256(a.gguf), total_steps=a.steps)
-    stage1(a.run, s, max_seconds=a.max_seconds)
+    stage1(a.run, s, max_seconds=a.max_seconds, max_steps=a.max_steps)
     return 0
 
 

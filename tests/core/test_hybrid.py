@@ -60,19 +60,43 @@ def test_reader_refuses_what_it_cannot_read(tmp_path):
         read_llama_gguf(tmp_path / "missing.gguf")
 
 
-def test_liquid_and_attention_layers_step_equals_forward_and_resume():
-    model = _tiny_hybrid(["liquid", "attention", "liquid"])
+@pytest.mark.parametrize("window", [0, 4])
+@pytest.mark.parametrize("cut", [1, 8, 10])
+def test_liquid_and_attention_layers_step_equals_forward_and_resume(window, cut):
+    """With and without the block-local softmax, from block boundaries (8) and from inside a block."""
+    model = _tiny_hybrid(["liquid", "attention", "liquid"], liquid_window=window)
     ids = torch.randint(0, 100, (2, 23))
     with torch.no_grad():
         full, _ = model(ids)
-        logits, state = model(ids[:, :10])
+        logits, state = model(ids[:, :cut])
         outs = [logits]
-        for i in range(10, 23):
+        for i in range(cut, 23):
             step, state = model.step(ids[:, i], state)
             outs.append(step.unsqueeze(1))
-        resumed, _ = model(ids[:, 10:], model(ids[:, :10])[1])
+        resumed, _ = model(ids[:, cut:], model(ids[:, :cut])[1])
+        a, sa = model(ids[:, :7])
+        b, sb = model(ids[:, 7:15], sa)
+        c, _ = model(ids[:, 15:], sb)
     torch.testing.assert_close(torch.cat(outs, 1), full, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(resumed, full[:, 10:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(resumed, full[:, cut:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.cat([a, b, c], 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_block_local_softmax_is_exact_attention_inside_a_block():
+    """With the state's weight at zero, a liquid layer's output inside one block is the source
+    layer's own softmax attention (RoPE is relative, so block positions give the same scores)."""
+    model = _tiny_hybrid(["liquid"], liquid_window=16)
+    mixer = model.model.layers[0].mixer
+    with torch.no_grad():
+        mixer.log_beta.fill_(-80.0)
+    attn_cfg = HybridConfig(**{**model.cfg.to_dict(), "layer_types": ["attention"], "attention_window": 64})
+    ref = HybridLM(attn_cfg).eval()
+    ref.load_state_dict(model.state_dict(), strict=False)
+    x = torch.randn(1, 12, 32)
+    with torch.no_grad():
+        ours = mixer(x, model.cfg.zero_state(1)[0])
+        theirs = ref.model.layers[0].mixer(x, attn_cfg.zero_state(1)[0])
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 
 
 def test_liquid_layer_shares_one_state_per_key_value_head():

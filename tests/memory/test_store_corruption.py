@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from memory.errors import CorruptRecord
@@ -10,9 +12,14 @@ from tests.memory.store_helpers import PASSPHRASE
 
 
 def tamper(store: Store, sql: str, params=()) -> None:
-    """Change the database behind the store's back, as an attacker or a disk error would."""
-    with store._db.atomic():
-        store._db.conn.execute(sql, params)
+    """Change the database behind the store's back, as an attacker or a disk error would (through
+    a connection of its own, so the store's integrity triggers do not see it)."""
+    conn = sqlite3.connect(store.path)
+    try:
+        with conn:
+            conn.execute(sql, params)
+    finally:
+        conn.close()
 
 
 def flip_bit(blob: bytes, position: int) -> bytes:

@@ -1,4 +1,5 @@
-"""Crash safety: a writer killed with SIGKILL at random moments never leaves a partial turn."""
+"""Crash safety: a writer killed with SIGKILL at random moments never leaves a partial turn, and
+one killed during edits, deletes and the WAL's truncation loses nothing and leaves nothing half done."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import time
 from pathlib import Path
 
 from memory.store import Store
-from tests.memory.crash_writer import state_bytes, turn_texts
-from tests.memory.store_helpers import PASSPHRASE
+from tests.memory.crash_writer import churn_actual, churn_expected, churn_prepare, state_bytes, turn_texts
+from tests.memory.store_helpers import FAST, PASSPHRASE
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 KILLS = 22
@@ -67,3 +68,43 @@ def test_sigkilled_writer_leaves_every_committed_turn_whole(store_dir):
         turns = check_store(store_dir, committed)
         assert turns >= len(committed)
     assert runs_with_writes >= KILLS // 2, "most kills should land while turns are being written"
+
+
+CHURN_KILLS = 16
+
+
+def test_sigkilled_edits_deletes_and_truncations_lose_nothing(store_dir):
+    """Issue 18: the kills above land only in appends. Here each operation is an edit, a delete
+    of a conversation or of a message (with an edit beside it) and the WAL's checkpoint and
+    truncation after it; after every kill the store holds exactly the state after some operation
+    k, every operation the writer saw committed included (k >= the last printed), none
+    half applied, and what was never touched is whole."""
+    with Store.open(store_dir) as store:
+        store.create(PASSPHRASE, kdf=FAST)
+        churn_prepare(store)
+    rng = random.Random(20261207)
+    printed_last, kills_after_writes = -1, 0
+    for _ in range(CHURN_KILLS):
+        writer = subprocess.Popen(
+            [sys.executable, str(WRITER), str(store_dir), PASSPHRASE, "churn"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert writer.stdout.readline().split() == ["ready", str(printed_last)]
+            time.sleep(rng.uniform(0.02, 0.25))
+        finally:
+            writer.send_signal(signal.SIGKILL)
+            writer.wait(timeout=30)
+        printed = [int(line) for line in writer.stdout.read().splitlines() if line.isdigit()]
+        writer.stdout.close()
+        kills_after_writes += bool(printed)
+        printed_last = max([printed_last, *printed])
+        with Store.open(store_dir) as store:
+            store.unlock(PASSPHRASE)
+            assert store.verify() == []
+            actual = churn_actual(store)
+        assert actual["op"] >= printed_last, "an operation the writer saw committed was lost"
+        assert actual["op"] <= printed_last + 1
+        assert actual == churn_expected(actual["op"])
+        printed_last = actual["op"]
+    assert kills_after_writes >= CHURN_KILLS // 2, "most kills should land while operations run"
+    assert printed_last >= 3 * 4, "every kind of operation ran, more than once"

@@ -69,6 +69,54 @@ def test_nonces_never_repeat_over_10000_encryptions():
     assert len(nonces) == 10_000
 
 
+NONCE_WRITER = """
+import sys
+from memory.crypto import NONCE_BYTES, Cipher, associated_data
+key, count = bytes.fromhex(sys.argv[1]), int(sys.argv[2])
+cipher = Cipher(key)
+ad = associated_data("messages", "payload", 7)
+for _ in range(count):
+    print(cipher.seal(b"same text", ad)[1 : 1 + NONCE_BYTES].hex())
+"""
+
+
+def test_nonces_never_repeat_across_processes_sharing_a_key():
+    """Regression guard (issue 18): one process cannot catch a nonce counter or generator that
+    restarts per process; several processes encrypting under the same key, started afresh and
+    forked from a parent that has encrypted already, must never repeat a nonce between them."""
+    import multiprocessing
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    key, count = random_key(), 2_000
+    root = Path(__file__).resolve().parents[2]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", NONCE_WRITER, key.hex(), str(count)], cwd=root,
+                         stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    per_process = [writer.communicate(timeout=120)[0].split() for writer in writers]
+    assert [writer.returncode for writer in writers] == [0] * 4
+
+    cipher = Cipher(key)
+    cipher.seal(b"before the fork", AD)  # any generator state is now set, and inherited
+    fork = multiprocessing.get_context("fork")
+    with fork.Pool(2) as pool:
+        per_process += pool.map(_forked_nonces, [(key, count)] * 2, chunksize=1)
+
+    assert [len(nonces) for nonces in per_process] == [count] * 6
+    assert all(len(bytes.fromhex(n)) == NONCE_BYTES for n in per_process[0][:3])
+    every = [n for nonces in per_process for n in nonces]
+    assert len(set(every)) == len(every)
+
+
+def _forked_nonces(job: tuple[bytes, int]) -> list[str]:
+    key, count = job
+    cipher = Cipher(key)
+    return [cipher.seal(b"same text", AD)[1 : 1 + NONCE_BYTES].hex() for _ in range(count)]
+
+
 def test_default_kdf_parameters_are_the_designs():
     """Design section 5: Argon2id t=3, m=64 MiB, p=4 (RFC 9106's second recommendation)."""
     assert (DESIGN_KDF.time_cost, DESIGN_KDF.memory_kib, DESIGN_KDF.lanes) == (3, 65536, 4)

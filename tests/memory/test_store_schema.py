@@ -96,5 +96,9 @@ def test_plaintext_columns_hold_only_ids_and_kinds(store):
                 assert isinstance(value, str) and len(value) == 32 and int(value, 16) >= 0
             elif table in ("meta", "_migrations"):
                 assert value in ("key_check",) or value.startswith("m0")
+            elif table == "_integrity":  # table names, counts, and keyed 32-byte sums (memory.integrity)
+                assert value in ("*", *migrations.USER_TABLES) if column == "tbl" else (
+                    isinstance(value, int) if column == "n" else isinstance(value, bytes) and len(value) == 32
+                )
             else:
                 assert isinstance(value, int)

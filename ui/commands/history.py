@@ -33,36 +33,48 @@ def run(args: argparse.Namespace) -> int:
 
     session = Session.open(store_passphrase(args.passphrase_file), learn=False)
     try:
-        if args.chat is None:
-            convs = session.conversations()
-            if args.json:
-                print(json.dumps([
-                    {"id": c.id, "title": c.title, "updated": c.updated_at.isoformat(timespec="seconds"),
-                     "messages": c.message_count} for c in convs
-                ], indent=2))
-            elif not convs:
-                print("no conversations yet")
-            for c in convs if not args.json else []:
-                print(f"{c.id:>5}  {c.updated_at:%Y-%m-%d %H:%M}  {c.message_count:>4} msgs  {c.title or '(untitled)'}")
-            return 0
-        conv = session.find_conversation(args.chat)
-        if conv is None:
-            print(f"assistant history: no conversation called {args.chat!r} (see `assistant history`)", file=sys.stderr)
-            return 1
-        messages = session.messages(conv.id)
-        if args.json:
-            print(json.dumps({
-                "id": conv.id, "title": conv.title,
-                "messages": [{"id": m.id, "role": m.role, "text": m.text, "cut": m.cut,
-                              "created": m.created_at.isoformat(timespec="seconds")} for m in messages],
-            }, indent=2, ensure_ascii=False))
-            return 0
-        print(f"# {conv.title or '(untitled)'}  (conversation {conv.id})\n")
-        for m in messages:
-            who = "you" if m.role == "user" else "assistant"
-            print(f"{who} · {m.created_at:%Y-%m-%d %H:%M}{'  [cut]' if m.cut else ''}")
-            print(m.text if m.text else "(empty)")
-            print()
-        return 0
+        return _show(session, args)
     finally:
+        damaged = session.damaged_records()
+        if damaged:
+            print(f"note: {len(damaged)} damaged record{'s' if len(damaged) != 1 else ''} left out "
+                  "(`assistant verify` lists them; `assistant verify --repair` drops them):", file=sys.stderr)
+            for line in damaged:
+                print(f"  {line}", file=sys.stderr)
         session.close()
+
+
+def _show(session, args: argparse.Namespace) -> int:
+    import sys
+
+    if args.chat is None:
+        convs = session.conversations()
+        if args.json:
+            print(json.dumps([
+                {"id": c.id, "title": c.title, "updated": c.updated_at.isoformat(timespec="seconds"),
+                 "messages": c.message_count} for c in convs
+            ], indent=2))
+        elif not convs:
+            print("no conversations yet")
+        for c in convs if not args.json else []:
+            print(f"{c.id:>5}  {c.updated_at:%Y-%m-%d %H:%M}  {c.message_count:>4} msgs  {c.title or '(untitled)'}")
+        return 0
+    conv = session.find_conversation(args.chat)
+    if conv is None:
+        print(f"assistant history: no conversation called {args.chat!r} (see `assistant history`)", file=sys.stderr)
+        return 1
+    messages = session.messages(conv.id)
+    if args.json:
+        print(json.dumps({
+            "id": conv.id, "title": conv.title,
+            "messages": [{"id": m.id, "role": m.role, "text": m.text, "cut": m.cut,
+                          "created": m.created_at.isoformat(timespec="seconds")} for m in messages],
+        }, indent=2, ensure_ascii=False))
+        return 0
+    print(f"# {conv.title or '(untitled)'}  (conversation {conv.id})\n")
+    for m in messages:
+        who = "you" if m.role == "user" else "assistant"
+        print(f"{who} · {m.created_at:%Y-%m-%d %H:%M}{'  [cut]' if m.cut else ''}")
+        print(m.text if m.text else "(empty)")
+        print()
+    return 0

@@ -121,3 +121,19 @@ def test_topk_kl_is_zero_for_the_teacher_itself_and_positive_otherwise():
     logits = hidden @ head.T
     assert convert.topk_kl(hidden, head, logits, 10).item() == pytest.approx(0.0, abs=1e-6)
     assert convert.topk_kl(torch.randn(2, 5, 8), head, logits, 10).item() > 0.01
+
+
+def test_a_block_local_run_exports_and_assembles_with_its_mixing_weights(tiny_run, tmp_path, monkeypatch):
+    run, s = tiny_run
+    settings = json.loads((run / "settings.json").read_text())
+    (run / "settings.json").write_text(json.dumps({**settings, "liquid_window": 4}))
+    convert.stage1(run, s, max_steps=2, progress=False, log=lambda *_: None)
+    out = convert.export_converted(run, tmp_path / "local", [1])
+    assert json.loads((out / "config.json").read_text())["liquid_window"] == 4
+    assert "model.layers.0.mixer.log_beta" in load_file(str(out / "delta.safetensors"))
+    monkeypatch.setenv(GGUF_ENV, s.gguf)
+    model, _ = load_converted(out, with_tokenizer=False)
+    reference = convert.hybrid_from_stage1(run, read_llama_gguf(s.gguf), ["liquid", "attention", "liquid"])
+    ids = torch.randint(0, 96, (1, 11))
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids)[0], reference(ids)[0])
