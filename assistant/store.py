@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant import paths
 from assistant.unlock import Prompt, store_passphrase
-from memory.archive import export_store, import_export, read_export, write_plaintext_export
+from memory.archive import import_export, read_export, write_export, write_plaintext_export
 from memory.crypto import DESIGN_KDF, KdfParams
 from memory.errors import (
     CorruptRecord,
@@ -64,11 +65,13 @@ __all__ = [
     "import_from",
     "open_store",
     "read_export_file",
+    "repair_store",
     "reset_data",
     "store_exists",
     "unlock_store",
     "unlocked_store",
     "vault_exists",
+    "verify_store",
 ]
 
 
@@ -101,14 +104,15 @@ def unlock_store(
     kdf: KdfParams = DESIGN_KDF,
     prompt: Prompt | None = None,
     interactive: bool | None = None,
+    accept_damage: bool = False,
 ) -> bool:
     """Unlock `store` with a passphrase from the file, the environment or the terminal.
 
     Where no vault exists and `create` is true, a new one is made (the passphrase is asked twice
-    at a terminal). Returns whether a vault was created.
+    at a terminal). Returns whether a vault was created. `accept_damage`: see `Store.unlock`.
     """
     if store.has_vault:
-        store.unlock(store_passphrase(passphrase_file, prompt=prompt, interactive=interactive))
+        store.unlock(store_passphrase(passphrase_file, prompt=prompt, interactive=interactive), accept_damage=accept_damage)
         return False
     if not create:
         raise VaultMissing(f"there is no store in {store.directory} yet")
@@ -126,6 +130,7 @@ def unlocked_store(
     kdf: KdfParams = DESIGN_KDF,
     prompt: Prompt | None = None,
     interactive: bool | None = None,
+    accept_damage: bool = False,
 ) -> Iterator[Store]:
     """Open and unlock the data directory's store for the duration of a `with` block.
 
@@ -145,7 +150,8 @@ def unlocked_store(
             store.create(new_passphrase, kdf=kdf)
         else:
             unlock_store(
-                store, passphrase_file=passphrase_file, create=create, kdf=kdf, prompt=prompt, interactive=interactive
+                store, passphrase_file=passphrase_file, create=create, kdf=kdf, prompt=prompt,
+                interactive=interactive, accept_damage=accept_damage,
             )
         yield store
     finally:
@@ -153,15 +159,26 @@ def unlocked_store(
 
 
 def export_to(
-    store: Store, path: Path, passphrase: str, *, overwrite: bool = False, kdf: KdfParams = DESIGN_KDF
+    store: Store,
+    path: Path,
+    passphrase: str,
+    *,
+    overwrite: bool = False,
+    kdf: KdfParams = DESIGN_KDF,
+    skipped: list[CorruptRecord] | None = None,
 ) -> dict[str, int]:
-    """Write an encrypted export of `store` to `path`; returns the counts exported."""
-    return export_store(store, Path(path), passphrase, kdf=kdf, overwrite=overwrite)
+    """Write an encrypted export of everything readable in `store` to `path`; returns the counts
+    exported. Damaged records are left out and added to `skipped`."""
+    snapshot = store.snapshot(skipped=skipped)
+    write_export(snapshot, Path(path), passphrase, kdf=kdf, overwrite=overwrite)
+    return snapshot.counts()
 
 
-def export_plaintext(store: Store, directory: Path, *, overwrite: bool = False) -> list[Path]:
+def export_plaintext(
+    store: Store, directory: Path, *, overwrite: bool = False, skipped: list[CorruptRecord] | None = None
+) -> list[Path]:
     """Write a readable export (JSON and Markdown) into `directory`; returns the files written."""
-    return write_plaintext_export(store.snapshot(), Path(directory), overwrite=overwrite)
+    return write_plaintext_export(store.snapshot(skipped=skipped), Path(directory), overwrite=overwrite)
 
 
 def import_from(store: Store, path: Path, passphrase: str, *, merge: bool = False) -> dict[str, int]:
@@ -202,6 +219,35 @@ def import_file(
             if created:
                 store.reset()
             raise
+
+
+@dataclass
+class Verification:
+    """What `assistant verify` found: whole-store problems (sentences) and damaged records."""
+
+    problems: list[str]
+    damaged: list[CorruptRecord]
+
+    @property
+    def sound(self) -> bool:
+        return not self.problems and not self.damaged
+
+
+def verify_store(store: Store) -> Verification:
+    """The full check of an unlocked store (opened with `accept_damage`): SQLite's page check,
+    the whole-store manifest (`memory.integrity`), and every record's envelope."""
+    problems = [str(p) for p in store.integrity_problems]
+    problems += [str(p) for p in store.check_integrity() if str(p) not in problems]
+    damaged = store.verify()
+    for exc in store.skipped.values():
+        if (exc.table, exc.row) not in {(d.table, d.row) for d in damaged}:
+            damaged.append(exc)
+    return Verification(problems, damaged)
+
+
+def repair_store(store: Store, damaged: list[CorruptRecord]) -> int:
+    """Drop the damaged records and record the store as it is now as sound; how many were dropped."""
+    return store.drop_damaged(damaged)
 
 
 def reset_data(directory: Path | None = None) -> list[str]:

@@ -10,6 +10,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from assistant.card import read_card, save_card
 from assistant.paths import cache_dir
 
 
@@ -176,7 +177,7 @@ def export_run(args) -> int:
         shutil.copyfile(anchor, out / "anchor.txt")
     trainer = json.loads((run / "ckpt" / "trainer.json").read_text())["trainer"]
     card_path = out / "card.json"
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card = read_card(card_path)
     lineage = run / "lineage.json"
     if lineage.is_file():
         card["architecture_changes"] = json.loads(lineage.read_text())["architecture_changes"]
@@ -189,7 +190,7 @@ def export_run(args) -> int:
         "history": trainer["history"], "legs": legs,
         "settings": json.loads((run / "ckpt" / "trainer.json").read_text())["settings"],
     }
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    save_card(card_path, card)
     print(f"exported step {trainer['step']} ({trainer['tokens_seen']:,} tokens) to {out}", file=sys.stderr)
     return 0
 
@@ -267,14 +268,14 @@ def grow_model(args) -> int:
         model.cfg.attn_window = args.window
     grown = insert_attention_block(model, args.at)
     save_model(out, grown, tok, dtype=torch.float32)
-    card = json.loads((src / "card.json").read_text()) if (src / "card.json").is_file() else {}
+    card = read_card(src / "card.json")
     card.setdefault("architecture_changes", []).append({
         "at_tokens": card.get("training", {}).get("tokens_seen", 0),
         "change": f"inserted a window-attention block at index {args.at} (window {grown.cfg.attn_window}), "
                   "zero-initialised output projections",
         "parameters_before": model.num_parameters(), "parameters_after": grown.num_parameters(),
     })
-    (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    save_card(out / "card.json", card)
     if (src / "anchor.txt").is_file():
         shutil.copyfile(src / "anchor.txt", out / "anchor.txt")
     print(f"{src} -> {out}: {grown.cfg.n_layers} blocks, attention at {grown.cfg.attn_layers}, "
@@ -302,7 +303,7 @@ def write_card(args) -> int:
     model, tok = load_model(out)
     info = json.loads((run / "data.json").read_text())
     card_path = out / "card.json"
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    card = read_card(card_path)
     val = np.memmap(run / "val.bin", dtype=np.uint16, mode="r")
     n_windows = 32 if args.quick else 400
     print(f"validation loss on {n_windows} windows ...", file=sys.stderr)
@@ -337,7 +338,7 @@ def write_card(args) -> int:
         "samples": samples,
         "machine": {**cpu_features(), "python": platform.python_version()},
     })
-    card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    save_card(card_path, card)
     shutil.copyfile(corpus / "anchor.txt", out / "anchor.txt")
     print(json.dumps({"validation": card["validation"], "memory_use": {k: v for k, v in mem.items() if k != "failures"}}), file=sys.stderr)
     return 0
@@ -402,8 +403,8 @@ def compare_baseline(args) -> int:
               "runs": results, "best": best}
     if args.out:
         card_path = Path(args.out) / "card.json"
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        card["baseline_comparison"] = record
-        card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+        card = read_card(card_path)
+        card["baseline_comparison"] = record  # a new measurement: a note about the old one goes with it
+        save_card(card_path, card)
     print(json.dumps({"best": best}))
     return 0

@@ -38,11 +38,11 @@ from memory.errors import (
     VaultMissing,
 )
 from memory.files import private_dir
-from memory.integrity import Integrity, Problem
+from memory.integrity import Integrity, Problem, refuse_missing_database
 from memory.lock import InstanceLock
 from memory.recall import RecallIndex
 from memory.records import Change, Sources
-from memory.sqlite import checkpoint, connect, side_files
+from memory.sqlite import Rows, checkpoint, connect, side_files, translated
 from memory.vault import VAULT_FILE, Vault
 
 log = logging.getLogger(__name__)
@@ -51,56 +51,6 @@ STORE_FILE = "store.db"
 KEY_CHECK = b"assistant-store-key-check-v1"
 _CHUNK = 500  # ids per `IN (...)` clause
 _EDITABLE_TEXT = frozenset({"conversations", "messages", "memories"})
-
-
-class _Rows:
-    """A query's rows, read in full (what `StoreBase._execute` returns for a query)."""
-
-    __slots__ = ("_rows", "_next")
-
-    def __init__(self, rows: list[Any]) -> None:
-        self._rows = rows
-        self._next = 0
-
-    def fetchall(self) -> list[Any]:
-        rows, self._next = self._rows[self._next :], len(self._rows)
-        return rows
-
-    def fetchone(self) -> Any:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
-
-
-def _translated(exc: sqlite3.DatabaseError, path: Path) -> Exception:
-    """A damaged page (a bare `sqlite3.DatabaseError`) as `DatabaseCorrupt`; other errors as they are."""
-    if type(exc) is sqlite3.DatabaseError:
-        return DatabaseCorrupt(
-            f"{path} is damaged ({exc}): `assistant verify` says what can still be read; {RECOVERY}"
-        )
-    return exc
-
-
-def _refuse_missing_database(directory: Path) -> None:
-    """A key file beside a missing or empty database: refuse rather than make a new, empty one."""
-    vault, db = directory / VAULT_FILE, directory / STORE_FILE
-    if not vault.exists():
-        return
-    wal = db.with_name(db.name + "-wal")
-    if not db.exists():
-        what = "is missing"
-    elif db.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
-        what = "is empty (zero bytes)"
-    else:
-        return
-    raise StoreMissing(
-        f"the database {db} {what}, but its key file {vault.name} protects data: it was deleted or "
-        f"emptied. Nothing was created; {RECOVERY}"
-    )
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -169,7 +119,7 @@ class StoreBase:
         written by a newer program.
         """
         directory = private_dir(Path(directory))
-        _refuse_missing_database(directory)
+        refuse_missing_database(directory / STORE_FILE, directory / VAULT_FILE)
         lock = InstanceLock(directory)
         lock.acquire()
         try:
@@ -268,7 +218,7 @@ class StoreBase:
         try:
             self._install_key_checked(data_key, accept_damage)
         except sqlite3.DatabaseError as exc:
-            raise _translated(exc, self.path) from None
+            raise translated(exc, self.path) from None
 
     def _install_key_checked(self, data_key: bytes, accept_damage: bool) -> None:
         codec = RowCodec(data_key)
@@ -508,16 +458,16 @@ class StoreBase:
 
     # === low-level row access ================================================================
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor | _Rows:
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor | Rows:
         """Run one statement; a query's rows are read at once, so a damaged page surfaces here as
         `DatabaseCorrupt` (never a bare `sqlite3.DatabaseError` from a later fetch)."""
         try:
             cursor = self._db.conn.execute(sql, params)
             if cursor.description is None:
                 return cursor
-            return _Rows(cursor.fetchall())
+            return Rows(cursor.fetchall())
         except sqlite3.DatabaseError as exc:
-            raise _translated(exc, self.path) from None
+            raise translated(exc, self.path) from None
 
     def _next_id(self, table: str) -> int:
         row = self._execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
@@ -570,6 +520,32 @@ class StoreBase:
                 yield ident, Sources.from_json(codec.open_json(table, ident, payload)[field])
             except (CorruptRecord, KeyError, ValueError):
                 yield ident, None
+
+    def _states_read(self) -> list[tuple[int, Sources | None]]:
+        """(conversation id, what its saved state read) for every state; None where that is
+        unknown (not recorded, or the payload does not open)."""
+        codec = self._require_codec()
+        result: list[tuple[int, Sources | None]] = []
+        for ident, payload in self._execute("SELECT conversation_id, payload FROM states").fetchall():
+            try:
+                obj = codec.open_json("states", ident, payload)
+                result.append((ident, Sources.from_json(obj["read"]) if "read" in obj else None))
+            except (CorruptRecord, KeyError, ValueError):
+                result.append((ident, None))
+        return result
+
+    def _drop_states_that_read(self, message_ids: Iterable[int] = (), memory_ids: Iterable[int] = ()) -> list[int]:
+        """Delete every saved state that read any of these messages or memories (or whose reading
+        is unknown): forgetting reaches the recurrent states. Their conversations re-read their
+        own remaining history at the next turn. Returns the conversations whose state was dropped."""
+        gone = Sources(frozenset(int(i) for i in message_ids), frozenset(int(i) for i in memory_ids))
+        if not gone:
+            return []
+        dropped = [ident for ident, read in self._states_read() if read is None or read.intersects(gone)]
+        if dropped:
+            self._delete_ids("states", dropped, key="conversation_id")
+            self._changed("states", "deleted", *dropped)
+        return dropped
 
     def _unlearn(self, message_ids: Iterable[int], memory_ids: Iterable[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Delete replay items derived from the given sources and adapter versions that saw any of them.

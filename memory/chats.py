@@ -8,7 +8,7 @@ from memory.base import StoreBase
 from memory.codec import RowCodec
 from memory.errors import CorruptRecord
 from memory.migrations import link_of
-from memory.records import Conversation, Deletion, Message, RecurrentState
+from memory.records import Conversation, Deletion, Message, RecurrentState, Sources
 
 
 class ChatsMixin(StoreBase):
@@ -83,6 +83,7 @@ class ChatsMixin(StoreBase):
             message_ids = [r[0] for r in self._execute("SELECT id FROM messages WHERE conversation_id = ?", [conversation_id])]
             replay, adapters = self._unlearn(message_ids, ())
             had_state = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount
+            others = self._drop_states_that_read(message_ids)
             self._execute("DELETE FROM messages WHERE conversation_id = ?", [conversation_id])
             self._execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
             for ident in message_ids:
@@ -94,7 +95,7 @@ class ChatsMixin(StoreBase):
             messages=tuple(message_ids),
             replay_items=replay,
             adapter_versions=adapters,
-            states=(conversation_id,) if had_state else (),
+            states=((conversation_id,) if had_state else ()) + tuple(others),
         )
 
     # === messages ============================================================================
@@ -221,6 +222,7 @@ class ChatsMixin(StoreBase):
             (conversation_id,) = self._row("messages", "id", message_id, "conversation_id")
             replay, adapters = self._unlearn([message_id], ())
             had_state = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount
+            others = self._drop_states_that_read([message_id])
             self._execute("DELETE FROM messages WHERE id = ?", [message_id])
             self._index_remove("message", message_id)
             self._changed("messages", "deleted", message_id)
@@ -230,25 +232,47 @@ class ChatsMixin(StoreBase):
             messages=(message_id,),
             replay_items=replay,
             adapter_versions=adapters,
-            states=(conversation_id,) if had_state else (),
+            states=((conversation_id,) if had_state else ()) + tuple(others),
         )
 
     # === recurrent states ====================================================================
 
-    def save_state(self, conversation_id: int, data: bytes, tag: str, *, updated: float | None = None) -> RecurrentState:
-        """Store (replacing) a conversation's recurrent state and the model/adapter tag it fits."""
+    def save_state(
+        self,
+        conversation_id: int,
+        data: bytes,
+        tag: str,
+        *,
+        updated: float | None = None,
+        read: Sources | None = None,
+        carry: bool = False,
+    ) -> RecurrentState:
+        """Store (replacing) a conversation's recurrent state and the model/adapter tag it fits.
+
+        `read`: the messages of other conversations and the memories the state has read (recalled
+        into its memory blocks), sealed with it so that deleting any of them drops the state
+        (`_drop_states_that_read`). `carry`: the state continues the saved one, so what that one
+        had read is kept in the record too.
+        """
         now = time.time() if updated is None else float(updated)
         with self.transaction():
             codec = self._require_codec()
             self._row("conversations", "id", conversation_id, "id")
+            known: Sources | None = read if read is not None else Sources()
             if self._execute("SELECT 1 FROM states WHERE conversation_id = ?", [conversation_id]).fetchone():
                 self._overwrote()
-            state = RecurrentState(conversation_id, bytes(data), str(tag), now)
+                if carry:  # what the continued state read stays read (unknown stays unknown)
+                    before = dict(self._states_read()).get(conversation_id)
+                    known = None if before is None or known is None else known | before
+            state = RecurrentState(conversation_id, bytes(data), str(tag), now, known)
+            meta: dict[str, object] = {"tag": state.tag, "updated": now}
+            if known is not None:
+                meta["read"] = known.to_json()
             self._execute(
                 "INSERT OR REPLACE INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",
                 [
                     conversation_id,
-                    codec.seal_json("states", conversation_id, {"tag": state.tag, "updated": now}),
+                    codec.seal_json("states", conversation_id, meta),
                     codec.seal("states", "blob", conversation_id, state.data),
                 ],
             )
@@ -268,7 +292,8 @@ class ChatsMixin(StoreBase):
         obj = codec.open_json("states", conversation_id, payload)
         data = codec.open("states", "blob", conversation_id, blob)
         try:
-            return RecurrentState(conversation_id, data, str(obj["tag"]), float(obj["updated"]))
+            read = Sources.from_json(obj["read"]) if "read" in obj else None
+            return RecurrentState(conversation_id, data, str(obj["tag"]), float(obj["updated"]), read)
         except (KeyError, TypeError, ValueError):
             raise CorruptRecord("states", conversation_id, "payload", "has an unexpected shape") from None
 

@@ -73,10 +73,11 @@ class FactsMixin(StoreBase):
         with self.transaction():
             self._row("memories", "id", memory_id, "id")
             replay, adapters = self._unlearn((), [memory_id])
+            states = self._drop_states_that_read(memory_ids=[memory_id])
             self._execute("DELETE FROM memories WHERE id = ?", [memory_id])
             self._index_remove("memory", memory_id)
             self._changed("memories", "deleted", memory_id)
-        return Deletion(memories=(memory_id,), replay_items=replay, adapter_versions=adapters)
+        return Deletion(memories=(memory_id,), replay_items=replay, adapter_versions=adapters, states=tuple(states))
 
     # === settings ============================================================================
 

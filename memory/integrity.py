@@ -34,8 +34,10 @@ import hmac
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from memory.errors import RECOVERY, StoreMissing
 from memory.migrations import USER_TABLES
 
 TABLE = "_integrity"
@@ -236,3 +238,20 @@ class Integrity:
                 found.append(Problem("changed-rows", table, (
                     f"rows of {table} were changed outside the assistant (damaged, or an older copy put back)")))
         return found
+
+
+def refuse_missing_database(db: Path, vault: Path) -> None:
+    """A key file beside a missing or empty database: refuse rather than make a new, empty one."""
+    if not vault.exists():
+        return
+    wal = db.with_name(db.name + "-wal")
+    if not db.exists():
+        what = "is missing"
+    elif db.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        what = "is empty (zero bytes)"
+    else:
+        return
+    raise StoreMissing(
+        f"the database {db} {what}, but its key file {vault.name} protects data: it was deleted or "
+        f"emptied. Nothing was created; {RECOVERY}"
+    )

@@ -43,6 +43,10 @@ class RecurrentState:
     data: bytes
     tag: str
     updated: float
+    read: Sources | None = None
+    """What else the state has read besides its own conversation's messages: the messages of
+    other conversations and the memories recalled into its `<|memory|>` blocks (None: not recorded,
+    a state saved before this was kept)."""
 
 
 @dataclass(frozen=True)

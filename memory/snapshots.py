@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from memory import migrations
 from memory.chats import ChatsMixin
 from memory.codec import RowCodec
-from memory.errors import CorruptRecord, ExportFormatError
+from memory.errors import CorruptRecord, DatabaseCorrupt, ExportFormatError
 from memory.facts import FactsMixin
 from memory.learning_data import LearningDataMixin
 from memory.records import AdapterVersion, Conversation, Memory, Message, Snapshot, Sources
@@ -29,18 +30,34 @@ class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
         with self._lock:
             codec = self._require_codec()
             snap = Snapshot()
-            snap.conversations = sorted(self.list_conversations(skipped=skipped), key=lambda c: c.id)
-            rows = self._execute("SELECT id, conversation_id, payload FROM messages ORDER BY id").fetchall()
-            snap.messages = self._readable(rows, lambda *r: self._message(codec, *r), skipped)
-            rows = self._execute("SELECT conversation_id, payload, blob FROM states ORDER BY conversation_id").fetchall()
-            snap.states = self._readable(rows, lambda *r: self._state(codec, *r), skipped)
-            rows = self._execute("SELECT id, payload, blob FROM adapter_versions ORDER BY id").fetchall()
-            snap.adapter_versions = self._readable(rows, lambda *r: self._adapter_version(codec, *r), skipped)
-            rows = self._execute("SELECT id, payload FROM replay_items ORDER BY id").fetchall()
-            snap.replay_items = self._readable(rows, lambda *r: self._replay_item(codec, *r), skipped)
-            snap.memories = self.list_memories(skipped=skipped)
-            snap.settings = self.list_settings(skipped=skipped)
-            snap.learning_log = self.list_events(skipped=skipped)
+            def table(name: str, read: Callable[[], Any], empty: Any) -> Any:
+                try:
+                    return read()
+                except DatabaseCorrupt as exc:  # damaged pages: the table is left out, the rest taken
+                    self._skip(CorruptRecord(name, "*", "*", f"cannot be read ({exc})"), skipped)
+                    return empty
+
+            def rows(sql: str) -> list[Any]:
+                return self._execute(sql).fetchall()
+
+            snap.conversations = sorted(
+                table("conversations", lambda: self.list_conversations(skipped=skipped), []), key=lambda c: c.id
+            )
+            snap.messages = table("messages", lambda: self._readable(
+                rows("SELECT id, conversation_id, payload FROM messages ORDER BY id"),
+                lambda *r: self._message(codec, *r), skipped), [])
+            snap.states = table("states", lambda: self._readable(
+                rows("SELECT conversation_id, payload, blob FROM states ORDER BY conversation_id"),
+                lambda *r: self._state(codec, *r), skipped), [])
+            snap.adapter_versions = table("adapter_versions", lambda: self._readable(
+                rows("SELECT id, payload, blob FROM adapter_versions ORDER BY id"),
+                lambda *r: self._adapter_version(codec, *r), skipped), [])
+            snap.replay_items = table("replay_items", lambda: self._readable(
+                rows("SELECT id, payload FROM replay_items ORDER BY id"),
+                lambda *r: self._replay_item(codec, *r), skipped), [])
+            snap.memories = table("memories", lambda: self.list_memories(skipped=skipped), [])
+            snap.settings = table("settings", lambda: self.list_settings(skipped=skipped), {})
+            snap.learning_log = table("learning_log", lambda: self.list_events(skipped=skipped), [])
             # A conversation whose header is damaged keeps its readable messages, under a stand-in title.
             known = {c.id for c in snap.conversations}
             for m in snap.messages:

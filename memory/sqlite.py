@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
-from memory.errors import DatabaseCorrupt
+from memory.errors import RECOVERY, DatabaseCorrupt
 from memory.files import FILE_MODE, touch_private
 
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -63,3 +65,35 @@ def connect(path: Path) -> Database:
 def checkpoint(db: Database) -> None:
     """Copy the WAL into the database and truncate it to zero bytes."""
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+class Rows:
+    """A query's rows, read in full (what `memory.base.StoreBase._execute` returns for a query)."""
+
+    __slots__ = ("_rows", "_next")
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+        self._next = 0
+
+    def fetchall(self) -> list[Any]:
+        rows, self._next = self._rows[self._next :], len(self._rows)
+        return rows
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+def translated(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    """A damaged page (a bare `sqlite3.DatabaseError`) as `DatabaseCorrupt`; other errors as they are."""
+    if type(exc) is sqlite3.DatabaseError:
+        return DatabaseCorrupt(
+            f"{path} is damaged ({exc}): `assistant verify` says what can still be read; {RECOVERY}"
+        )
+    return exc

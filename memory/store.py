@@ -26,6 +26,7 @@ settings, learning log), `memory.snapshots` (`snapshot`, `restore`); this module
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,15 +35,15 @@ from memory import migrations
 from memory.base import STORE_FILE, StoreBase
 from memory.codec import RowCodec
 from memory.errors import CorruptRecord, DatabaseCorrupt, SchemaTooNew, StoreIntegrityError
-from memory.integrity import Problem
+from memory.integrity import Problem, refuse_missing_database
 from memory.lock import InstanceLock
 from memory.recall import RecallIndex
-from memory.records import Snippet
-from memory.snapshots import SnapshotMixin
+from memory.records import Conversation, Snippet
+from memory.snapshots import DAMAGED_TITLE, SnapshotMixin
 from memory.sqlite import checkpoint, side_files
-from memory.vault import Vault
+from memory.vault import VAULT_FILE, Vault
 
-__all__ = ["STORE_FILE", "Store", "reset_directory"]
+__all__ = ["STORE_FILE", "Store", "check_files", "reset_directory"]
 
 
 class Store(SnapshotMixin, StoreBase):
@@ -194,6 +195,44 @@ class Store(SnapshotMixin, StoreBase):
             self._record_integrity(sealed)
             self.integrity_problems = []
 
+    def drop_damaged(self, records: Iterable[CorruptRecord]) -> int:
+        """Drop damaged records (from `verify`) in one transaction, then record the store as sound.
+
+        A damaged message, state, memory, setting, adapter version, replay item or log event is
+        deleted (with what was derived from it, as any deletion); a conversation whose header is
+        damaged keeps its messages under a stand-in title; link rows that disagree with their
+        record's sealed sources are rewritten from them. Returns how many were handled.
+        """
+        done = 0
+        with self.transaction():
+            codec = self._require_codec()
+            for exc in records:
+                table, row = exc.table, exc.row
+                exists = table in migrations.ROW_KEYS and self._execute(
+                    f"SELECT 1 FROM {table} WHERE {migrations.ROW_KEYS[table]} = ?", [row]
+                ).fetchone()
+                if table == "conversations" and exists:
+                    now = time.time()
+                    self._put_conversation(codec, Conversation(row, DAMAGED_TITLE, now, now), insert=False)
+                elif table == "messages" and exists:
+                    self.delete_message(row)
+                elif table == "memories" and exists:
+                    self.delete_memory(row)
+                elif table in ("states", "settings", "adapter_versions", "replay_items", "learning_log") and exists:
+                    self._execute(f"DELETE FROM {table} WHERE {migrations.ROW_KEYS[table]} = ?", [row])
+                    self._changed(table, "deleted", row)
+                elif table in ("adapter_sources", "replay_sources"):
+                    owner, key = ("adapter_versions", "adapter_id") if table == "adapter_sources" else ("replay_items", "replay_id")
+                    sealed = dict(self._sealed_sources(owner)).get(row)
+                    self._execute(f"DELETE FROM {table} WHERE {key} = ?", [row])
+                    if sealed is not None:
+                        self._put_sources(table, key, row, sealed)
+                else:
+                    continue
+                done += 1
+        self.accept_as_is()
+        return done
+
     def reset(self, keyring_backend: Any = None) -> list[str]:
         """Destroy everything: shred the key slots, delete every row, vacuum, truncate the WAL, remove the files.
 
@@ -220,6 +259,27 @@ class Store(SnapshotMixin, StoreBase):
                     file.unlink(missing_ok=True)
                 self._instance_lock.release(remove=True)
             return warnings
+
+
+def check_files(directory: Path | str) -> list[str]:
+    """What can be checked without the key: the database is there beside its key file, and
+    SQLite's own check of every page passes. Problems as sentences (none: sound). Writes nothing."""
+    directory = Path(directory)
+    if not (directory / STORE_FILE).exists() and not (directory / VAULT_FILE).exists():
+        return []
+    try:
+        refuse_missing_database(directory / STORE_FILE, directory / VAULT_FILE)
+    except StoreIntegrityError as exc:
+        return [str(exc)]
+    try:
+        conn = sqlite3.connect(f"file:{directory / STORE_FILE}?mode=ro", uri=True)
+        try:
+            pages = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [f"{directory / STORE_FILE} cannot be read as a database: {exc}"]
+    return [] if pages == ["ok"] else ["SQLite's integrity check failed: " + "; ".join(pages[:5])]
 
 
 def reset_directory(directory: Path | str, keyring_backend: Any = None) -> list[str]:

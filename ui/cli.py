@@ -27,7 +27,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("train", "train (or continue training) a liquid language model"),
     ("convert", "convert a Llama-family GGUF (SmolLM2) into a liquid hybrid model"),
     ("bench", "measure speed, memory and learning (prints ratios from one run)"),
-    ("doctor", "check the model, data directory, vault, microphone and speech model"),
+    ("verify", "check the whole store, list damaged records, drop them with --repair"),
+    ("doctor", "check the model, data directory, vault, store, microphone and speech model"),
 ]
 
 DESCRIPTION = """\

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from assistant.card import WRITTEN_BY_COMMAND, is_hand_written, unmarked
 from core.checkpoint import load_model
 from core.training.data import build_corpus
 from tests.core.training.test_data import _fixture_sources
@@ -63,8 +64,31 @@ def test_card_records_validation_memory_use_and_samples(tmp_path, corpus):
     (tmp_path / "m" / "card.json").write_text(json.dumps(card))
     assert _train(run, corpus, 3) == 0
     assert main(["train", "export", "--run", str(run), "--out", str(tmp_path / "m")]) == 0
-    legs = json.loads((tmp_path / "m" / "card.json").read_text())["training"]["legs"]
-    assert [leg.get("note") for leg in legs] == ["the first leg, on a tiny corpus", None] and legs[-1]["end_step"] == 3
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    legs = card["training"]["legs"]
+    hand = {"text": "the first leg, on a tiny corpus", "written_by": "hand"}  # marked as a person's words
+    assert [leg.get("note") for leg in legs] == [hand, None] and legs[-1]["end_step"] == 3
+    # every field of the card is the commands' own or marked hand-written (issue 18)
+    assert unmarked(card) == []
+    assert not any(is_hand_written(card[key]) for key in WRITTEN_BY_COMMAND if key in card)
+
+
+def test_every_card_field_a_command_writes_is_in_the_table_and_hand_fields_survive(tmp_path, corpus):
+    """The commands write only fields the table names (a new one must be added there, or the
+    card writer would take it for a person's); a field a person added is kept and marked."""
+    run, out = tmp_path / "run", tmp_path / "m"
+    assert _train(run, corpus, 2, *SHAPE) == 0
+    assert main(["train", "export", "--run", str(run), "--out", str(out)]) == 0
+    card = json.loads((out / "card.json").read_text())
+    card["review"] = "read by a person: fine"
+    (out / "card.json").write_text(json.dumps(card))
+    assert main(["train", "card", "--run", str(run), "--out", str(out), "--corpus", str(corpus), "--quick"]) == 0
+    assert main(["train", "grow", "--model", str(out), "--out", str(tmp_path / "g"), "--at", "1"]) == 0
+    for folder in (out, tmp_path / "g"):
+        card = json.loads((folder / "card.json").read_text())
+        assert card["review"] == {"text": "read by a person: fine", "written_by": "hand"}
+        assert set(card) - {"review"} <= set(WRITTEN_BY_COMMAND)
+        assert unmarked(card) == []
 
 
 def test_init_from_a_folder_without_a_model_says_so(tmp_path, corpus):

@@ -43,6 +43,25 @@ def tiny_llama(seed: int = 0, **over):
     return model
 
 
+def byte_level_tokens(vocab_size: int) -> tuple[list[str], list[int]]:
+    """A byte-level BPE vocabulary with no merges (GPT-2's byte-to-character table) plus the chat
+    tokens, padded to `vocab_size`: what a tokenizer.json built from the GGUF can really encode with."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1), *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + [chars[b] for b in range(256)]
+    types = [3, 3, 3] + [1] * 256
+    while len(tokens) < vocab_size:
+        tokens.append(f"<pad{len(tokens)}>")
+        types.append(3)
+    return tokens, types
+
+
 def write_llama_gguf(model, path: Path, *, quantize: str | None = None, tokens: list[str] | None = None) -> Path:
     """`model`'s weights as llama.cpp writes them: GGUF names, q/k rows permuted, optionally Q8_0."""
     import gguf
@@ -61,11 +80,13 @@ def write_llama_gguf(model, path: Path, *, quantize: str | None = None, tokens: 
     w.add_rope_freq_base(float(rope.get("rope_theta", getattr(c, "rope_theta", 10000.0))))
     w.add_layer_norm_rms_eps(c.rms_norm_eps)
     w.add_vocab_size(c.vocab_size)
-    tokens = tokens or [f"<t{i}>" for i in range(c.vocab_size)]
+    types = [1] * c.vocab_size
+    if tokens is None:
+        tokens, types = byte_level_tokens(c.vocab_size) if c.vocab_size >= 259 else ([f"<t{i}>" for i in range(c.vocab_size)], types)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("smollm")
     w.add_token_list(tokens)
-    w.add_token_types([1] * len(tokens))
+    w.add_token_types(types)
     w.add_token_merges([])
     for name, t in model.state_dict().items():
         if name == "lm_head.weight" and c.tie_word_embeddings:
@@ -119,7 +140,7 @@ def make_tiny_run(tmp_path: Path):
     from core.gguf_reader import file_sha256
     from core.training import convert
 
-    gguf = write_llama_gguf(tiny_llama(), tmp_path / "tiny.gguf")
+    gguf = write_llama_gguf(tiny_llama(vocab_size=264), tmp_path / "tiny.gguf")
     run = tmp_path / "run"
     run.mkdir()
     s = convert.ConvertSettings(

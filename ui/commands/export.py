@@ -47,16 +47,28 @@ def run(args: argparse.Namespace) -> int:
     from assistant.store import export_plaintext, export_to, unlocked_store
     from assistant.unlock import export_passphrase
 
+    skipped: list = []
     with unlocked_store(args.passphrase_file) as store:
         if args.plaintext:
             print(
                 "warning: writing an UNENCRYPTED export; anyone who can read it can read your conversations.",
                 file=sys.stderr,
             )
-            files = export_plaintext(store, args.path, overwrite=args.force)
+            files = export_plaintext(store, args.path, overwrite=args.force, skipped=skipped)
             print(f"wrote {len(files)} plaintext files to {args.path}")
+            _left_out(skipped)
             return 0
         passphrase = export_passphrase(args.export_passphrase_file, confirm=True)
-        counts = export_to(store, args.path, passphrase, overwrite=args.force)
+        counts = export_to(store, args.path, passphrase, overwrite=args.force, skipped=skipped)
     print(f"exported to {args.path}: {_summary(counts) or 'nothing yet (the store is empty)'}")
+    _left_out(skipped)
     return 0
+
+
+def _left_out(skipped: list) -> None:
+    """Say which damaged records the export could not take (everything else is in it)."""
+    if skipped:
+        print(f"left out {len(skipped)} damaged record{'s' if len(skipped) != 1 else ''} "
+              "(see `assistant verify`):", file=sys.stderr)
+        for exc in skipped:
+            print(f"  {exc}", file=sys.stderr)
