@@ -43,7 +43,6 @@ chunked prefill, int8 decoding copy), so the session, generator and learner trea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
@@ -53,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.lfm2 import MLP, Attention, Lfm2LM, LayerState, RMSNorm
+from core.lfm2 import MLP, Attention, LayerState, Lfm2LM, RMSNorm, attention_cache, check_attention_sizes, config_digest
 from core.lora import LoRALinear
 from core.model import matrix_scan
 
@@ -89,13 +88,7 @@ class HybridConfig:
         bad = sorted(set(self.layer_types) - set(LAYER_KINDS))
         if bad:
             raise ValueError(f"layer_types may hold only {LAYER_KINDS}, got {bad}")
-        if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(
-                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
-                f"num_key_value_heads ({self.num_key_value_heads})"
-            )
-        if self.head_dim % 2:
-            raise ValueError(f"head_dim must be even for RoPE, got {self.head_dim}")
+        check_attention_sizes(self)
         if self.attention_window < 1 or self.attention_sinks < 0 or self.chunk_size < 1:
             raise ValueError("attention_window and chunk_size must be >= 1, attention_sinks >= 0")
         if self.liquid_window < 0:
@@ -171,12 +164,7 @@ class HybridConfig:
                         la=torch.zeros(batch, g, w, dtype=dtype), n=torch.zeros(batch, dtype=torch.long),
                     )
             else:
-                kv = (batch, self.num_key_value_heads, self.cache_slots, self.head_dim)
-                out.append({
-                    "k": torch.zeros(kv, dtype=dtype),
-                    "v": torch.zeros(kv, dtype=dtype),
-                    "pos": torch.full((batch, self.cache_slots), -1, dtype=torch.long),
-                })
+                out.append(attention_cache(self, batch, dtype))
         return out
 
     def hash(self) -> str:
@@ -187,8 +175,7 @@ class HybridConfig:
         )
         if self.liquid_window:  # (configs without it keep their hash)
             keys = (*keys, "liquid_window")
-        blob = json.dumps({"model_type": MODEL_TYPE, **{k: getattr(self, k) for k in keys}}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return config_digest(MODEL_TYPE, self, keys)
 
 
 # === mixers ======================================================================================

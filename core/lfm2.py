@@ -103,13 +103,7 @@ class Lfm2Config:
         bad = sorted(set(self.layer_types) - set(LAYER_KINDS))
         if bad:
             raise ValueError(f"layer_types may hold only {LAYER_KINDS}, got {bad}")
-        if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(
-                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
-                f"num_key_value_heads ({self.num_key_value_heads})"
-            )
-        if self.head_dim % 2:
-            raise ValueError(f"head_dim must be even for RoPE, got {self.head_dim}")
+        check_attention_sizes(self)
         if self.attention_window < 1 or self.attention_sinks < 0 or self.conv_L_cache < 1:
             raise ValueError("attention_window and conv_L_cache must be >= 1, attention_sinks >= 0")
 
@@ -183,12 +177,7 @@ class Lfm2Config:
             if kind == "conv":
                 out.append({"conv": torch.zeros(batch, self.hidden_size, self.conv_L_cache - 1, dtype=dtype)})
             else:
-                kv = (batch, self.num_key_value_heads, self.cache_slots, self.head_dim)
-                out.append({
-                    "k": torch.zeros(kv, dtype=dtype),
-                    "v": torch.zeros(kv, dtype=dtype),
-                    "pos": torch.full((batch, self.cache_slots), -1, dtype=torch.long),
-                })
+                out.append(attention_cache(self, batch, dtype))
         return out
 
     def hash(self) -> str:
@@ -198,8 +187,35 @@ class Lfm2Config:
             "head_dim", "layer_types", "conv_L_cache", "conv_bias", "tie_word_embeddings",
             "attention_window", "attention_sinks",
         )
-        blob = json.dumps({"model_type": MODEL_TYPE, **{k: getattr(self, k) for k in keys}}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return config_digest(MODEL_TYPE, self, keys)
+
+
+def check_attention_sizes(cfg) -> None:
+    """Grouped-query heads that divide evenly, and an even head width for RoPE (any config with
+    num_attention_heads, num_key_value_heads and head_dim)."""
+    if cfg.num_attention_heads % cfg.num_key_value_heads:
+        raise ValueError(
+            f"num_attention_heads ({cfg.num_attention_heads}) must be a multiple of "
+            f"num_key_value_heads ({cfg.num_key_value_heads})"
+        )
+    if cfg.head_dim % 2:
+        raise ValueError(f"head_dim must be even for RoPE, got {cfg.head_dim}")
+
+
+def attention_cache(cfg, batch: int, dtype: torch.dtype) -> LayerState:
+    """An empty bounded cache of one attention layer: slots for the sinks and the window."""
+    kv = (batch, cfg.num_key_value_heads, cfg.cache_slots, cfg.head_dim)
+    return {
+        "k": torch.zeros(kv, dtype=dtype),
+        "v": torch.zeros(kv, dtype=dtype),
+        "pos": torch.full((batch, cfg.cache_slots), -1, dtype=torch.long),
+    }
+
+
+def config_digest(model_type: str, cfg, keys) -> str:
+    """A short digest of the named config fields (what decides the shapes of weights and states)."""
+    blob = json.dumps({"model_type": model_type, **{k: getattr(cfg, k) for k in keys}}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 # === layers ======================================================================================
