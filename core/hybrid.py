@@ -334,7 +334,7 @@ class LocalLiquidAttention(LiquidAttention):
 
     def mix(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: LayerState) -> torch.Tensor:
         """x (b, t, d); reads the block in progress from `state` and leaves the new one there."""
-        from core.lfm2 import rope
+        from core.gqa import rope
 
         b, t = x.shape[0], x.shape[1]
         n = int(state["n"][0])  # tokens of the current block already read
@@ -379,7 +379,7 @@ class LocalLiquidAttention(LiquidAttention):
 
     def step(self, x: torch.Tensor, state: LayerState) -> torch.Tensor:
         """x (b, d); one token into the block in progress (folded into S when the block fills)."""
-        from core.lfm2 import rope
+        from core.gqa import rope
 
         x = x.unsqueeze(1)
         q, k, v = self.project(x)

@@ -80,7 +80,7 @@ def measure(folder, *, contexts=CONTEXTS, steps: int = 64, modes=("eager", "int8
                     speeds[mode] = round(steps / t, 1)
                 row["decode_tok_s_by_mode"][str(n)] = speeds
                 row["decode_tok_s"][str(n)] = max(speeds.values())
-                del state
+                state = None  # free the cache before the next context
             prompt = torch.randint(0, vocab, (1, 500))
             if name == "teacher":
                 set_window(model, 512)

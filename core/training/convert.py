@@ -198,7 +198,7 @@ def eval_windows(data: torch.Tensor, seq_len: int, n: int) -> torch.Tensor:
 def teacher_layer_io(teacher: HybridLM, ids: torch.Tensor) -> list[dict[str, torch.Tensor]]:
     """Per layer of an all-attention teacher reading `ids` from the start: the mixer's input "x"
     (the normed hidden state), its projections "q", "k", "v" (before RoPE) and its output "y"."""
-    from core.lfm2 import rope
+    from core.gqa import rope
 
     b, t = ids.shape
     pos = torch.arange(t).expand(b, t)
