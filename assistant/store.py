@@ -21,7 +21,7 @@ from pathlib import Path
 
 from assistant import paths
 from assistant.unlock import Prompt, store_passphrase
-from memory.archive import import_export, read_export, write_export, write_plaintext_export
+from memory.archive import read_export, write_export, write_plaintext_export
 from memory.crypto import DESIGN_KDF, KdfParams
 from memory.errors import (
     CorruptRecord,
@@ -91,9 +91,10 @@ def vault_exists(directory: Path | None = None) -> bool:
     return (root / VAULT_FILE).exists()
 
 
-def open_store(directory: Path | None = None) -> Store:
-    """The data directory's store, open and still locked (raises `InstanceLocked` if in use)."""
-    return Store.open(_directory(directory))
+def open_store(directory: Path | None = None, *, passphrase: str | None = None, accept_damage: bool = False) -> Store:
+    """The data directory's store, open and still locked (raises `InstanceLocked` if in use);
+    unlocked where `passphrase` is given and a key file exists (a wrong one writes nothing)."""
+    return Store.open(_directory(directory), passphrase=passphrase, accept_damage=accept_damage)
 
 
 def unlock_store(
@@ -111,6 +112,8 @@ def unlock_store(
     Where no vault exists and `create` is true, a new one is made (the passphrase is asked twice
     at a terminal). Returns whether a vault was created. `accept_damage`: see `Store.unlock`.
     """
+    if store.is_unlocked:
+        return False
     if store.has_vault:
         store.unlock(store_passphrase(passphrase_file, prompt=prompt, interactive=interactive), accept_damage=accept_damage)
         return False
@@ -138,13 +141,15 @@ def unlocked_store(
     (with `create=False`, nothing at all: `VaultMissing`).
     """
     root = Path(directory) if directory is not None else paths.data_dir()
-    new_passphrase = None
+    new_passphrase = passphrase = None
     if not (root / VAULT_FILE).exists():
         if not create:
             raise VaultMissing(f"there is no store in {root} yet")
         if not (root / STORE_FILE).exists():  # a brand-new store: ask before any file is made
             new_passphrase = store_passphrase(passphrase_file, creating=True, prompt=prompt, interactive=interactive)
-    store = open_store(directory)
+    else:  # checked against the key file before anything is opened: a wrong one writes nothing
+        passphrase = store_passphrase(passphrase_file, prompt=prompt, interactive=interactive)
+    store = open_store(directory, passphrase=passphrase, accept_damage=accept_damage)
     try:
         if new_passphrase is not None and not store.has_vault:
             store.create(new_passphrase, kdf=kdf)
@@ -183,12 +188,17 @@ def export_plaintext(
 
 def import_from(store: Store, path: Path, passphrase: str, *, merge: bool = False) -> dict[str, int]:
     """Restore an export into `store` (replace, or `merge`); on any failure nothing changes."""
-    return import_export(store, Path(path), passphrase, merge=merge)
+    return store.restore(read_export_file(path, passphrase), merge=merge)
 
 
 def read_export_file(path: Path, passphrase: str) -> Snapshot:
-    """Read an export and check its version, authenticity and shape; touches no store."""
-    return read_export(Path(path), passphrase)
+    """Read an export and check its version, authenticity, shape and content (states, adapters
+    and settings as the program would load them: `assistant.import_check`); touches no store."""
+    from assistant.import_check import check_snapshot
+
+    snapshot = read_export(Path(path), passphrase)
+    check_snapshot(snapshot)
+    return snapshot
 
 
 def import_file(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,9 +63,18 @@ NEW = Source("new passphrase", "--new-passphrase-file", ENV_NEW_PASSPHRASE)
 
 
 def read_passphrase_file(path: str | Path) -> str:
-    """The first line of `path`, without its line ending. An empty passphrase is refused."""
+    """The first line of `path`, without its line ending. An empty passphrase is refused, and so
+    is a file that other users can read or change (group or others have any permission on it):
+    like ssh with a private key, rather than a warning that scrolls past in a script's log."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISREG(mode) and mode & 0o077:
+                raise PassphraseError(
+                    f"the passphrase file {path} is open to other users (mode {mode & 0o777:04o}): "
+                    f"make it private with `chmod 600 {path}`"
+                )
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise PassphraseError(f"cannot read the passphrase file {path}: {exc}") from None
     passphrase = text.splitlines()[0] if text else ""

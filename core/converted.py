@@ -45,13 +45,16 @@ def read_config(folder: Path) -> HybridConfig:
         raise ModelFilesError(f"{path} is not a valid converted model config: {exc}") from None
 
 
-def locate_source(source: dict) -> Path:
-    """The source GGUF's path, its SHA-256 checked; ModelFilesError says how to get it if missing."""
+def locate_source(source: dict, path: Path | None = None) -> Path:
+    """The source GGUF's path (`path`, $ASSISTANT_GGUF, or inside its installed package), its
+    SHA-256 checked; ModelFilesError says how to get it if it is missing."""
     from core.gguf_reader import file_sha256
 
     name, package = source.get("file", ""), source.get("package", "")
     override = os.environ.get(GGUF_ENV)
-    if override:
+    if path is not None:
+        path = Path(path)
+    elif override:
         path = Path(override)
     else:
         spec = importlib.util.find_spec(source.get("module", "")) if source.get("module") else None

@@ -238,15 +238,19 @@ class Learner:
 
     # === texts to tokens =====================================================================
 
-    def _anchor_windows(self, docs: Sequence[str]) -> tuple[list[list[int]], list[list[int]]]:
-        """Cut the anchor into windows: the first `eval_windows` are the fixed evaluation slice."""
+    def _windows(self, docs: Sequence[str]) -> list[list[int]]:
+        """Documents as one token stream cut into `anchor_window`-token windows."""
         w = self.settings.anchor_window
         stream: list[int] = []
         sep = self.tok.encode("\n\n")
         for doc in docs:
             stream += self.tok.encode(doc) + sep
         windows = [stream[i : i + w] for i in range(0, len(stream) - 1, w)]
-        windows = [win for win in windows if len(win) >= 2]
+        return [win for win in windows if len(win) >= 2]
+
+    def _anchor_windows(self, docs: Sequence[str]) -> tuple[list[list[int]], list[list[int]]]:
+        """Cut the anchor into windows: the first `eval_windows` are the fixed evaluation slice."""
+        windows = self._windows(docs)
         n_eval = min(self.settings.eval_windows, max(1, len(windows) // 2))
         return windows[:n_eval], windows[n_eval:] or windows[:n_eval]
 
@@ -312,6 +316,22 @@ class Learner:
             with torch_threads(self.settings.threads):
                 self._base_anchor_loss = self._plain_loss(self.eval_slice, base=True)
         return self._base_anchor_loss
+
+    def text_loss(self, docs: Sequence[str], *, base: bool = False, max_windows: int = 64) -> float:
+        """CE on general text cut as the anchor is (the adapted model, or the frozen base): drift
+        measured on text the gate and the distillation never see (benchmarks)."""
+        windows = self._windows(docs)[:max_windows]
+        if not windows:
+            return float("nan")
+        total = n = 0.0
+        ctx = lora_disabled(self.model) if base else contextlib.nullcontext()
+        with torch_threads(self.settings.threads), ctx, torch.no_grad():
+            for start in range(0, len(windows), 8):
+                ids, mask = self._pad([(w, [1.0] * len(w)) for w in windows[start : start + 8]])
+                s, c = self._row_losses(ids, mask)
+                total += float(s.sum())
+                n += float(c.sum())
+        return total / n if n else float("nan")
 
     def gate_limit(self) -> float:
         return self.base_anchor_loss() * (1.0 + self.settings.tolerance)

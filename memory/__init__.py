@@ -13,7 +13,10 @@
     learning_data adapter versions, replay buffer, unlearning
     facts         memories, settings, learning log
     snapshots     snapshot() and restore() (replace or merge)
-    store         Store (all of the above), recall, verify, reset
+    integrity     the whole-store manifest: counts, keyed sums, a write counter the key file keeps too
+    forgetting    what each saved state has read, and dropping the states that read something deleted
+    rekey         every record re-encrypted under a new data key, crash-safe
+    store         Store (all of the above), recall, verify, check_integrity, drop_damaged, reset
     recall        the in-memory BM25 index
     archive       the export file format, plaintext exports
     records       the dataclasses handed out; errors: the typed errors

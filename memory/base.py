@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from memory.errors import (
     RecordNotFound,
     RowsMissing,
     StoreClosed,
-    StoreIntegrityError,
+    StoreError,
     StoreMissing,
     StoreRolledBack,
     VaultExists,
@@ -48,6 +49,7 @@ from memory.vault import VAULT_FILE, Vault
 log = logging.getLogger(__name__)
 
 STORE_FILE = "store.db"
+RECORD_EVERY_S = 1.0  # the key file hears of the database's counter at most this often (and at lock/close)
 KEY_CHECK = b"assistant-store-key-check-v1"
 _CHUNK = 500  # ids per `IN (...)` clause
 _EDITABLE_TEXT = frozenset({"conversations", "messages", "memories"})
@@ -102,6 +104,8 @@ class StoreBase:
         self.index_skipped: list[CorruptRecord] = []
         """Records left out of the recall index because they failed to decrypt."""
         self._integrity: Integrity | None = None
+        self._unrecorded: tuple[int, bytes] | None = None
+        self._recorded_at = float("-inf")
         self.skipped: dict[tuple[str, object], CorruptRecord] = {}
         """Damaged records that reads have skipped since unlock (a list leaves one out rather than
         failing whole), by (table, row): what the interfaces report and `verify --repair` drops."""
@@ -111,13 +115,20 @@ class StoreBase:
     # === lifecycle ===========================================================================
 
     @classmethod
-    def open(cls, directory: Path | str) -> Self:
+    def open(cls, directory: Path | str, *, passphrase: str | None = None, accept_damage: bool = False) -> Self:
         """Open the store in `directory` (created 0700 if needed), locked until `create`/`unlock`.
 
+        With `passphrase` (where a key file exists) the passphrase is checked against the key
+        file before anything else is touched, so a wrong one raises `WrongPassphrase` having
+        written nothing (not even the lock file); the store comes back unlocked.
+
         Raises `InstanceLocked` if another running instance holds the directory,
-        `DatabaseCorrupt` if the database is not readable as SQLite and `SchemaTooNew` if it was
-        written by a newer program.
+        `DatabaseCorrupt` if the database is not readable as SQLite, `SchemaTooNew` if it was
+        written by a newer program, and `StoreIntegrityError`s (see `unlock`).
         """
+        data_key = None
+        if passphrase is not None and (Path(directory) / VAULT_FILE).exists():
+            data_key = Vault(Path(directory)).unlock(passphrase)
         directory = private_dir(Path(directory))
         refuse_missing_database(directory / STORE_FILE, directory / VAULT_FILE)
         lock = InstanceLock(directory)
@@ -135,7 +146,15 @@ class StoreBase:
         except BaseException:
             lock.release()
             raise
-        return cls(directory, db, lock, Vault(directory))
+        store = cls(directory, db, lock, Vault(directory))
+        if data_key is not None:
+            try:
+                with store._lock:
+                    store._install_key(store._recovered(passphrase, data_key), accept_damage=accept_damage)
+            except BaseException:
+                store.close()
+                raise
+        return store
 
     def __enter__(self) -> Self:
         return self
@@ -197,16 +216,21 @@ class StoreBase:
     def unlock(self, passphrase: str, *, accept_damage: bool = False) -> None:
         """Unwrap the data key with `passphrase` (`WrongPassphrase` if it does not fit).
 
-        Nothing on disk changes when the passphrase is wrong. A store that fails the integrity
-        check (`memory.integrity`: emptied, rolled back, rows lost) is refused with a
-        `StoreIntegrityError` subclass, unless `accept_damage` (for `verify` and its repair): then
-        it unlocks and the findings are in `integrity_problems`.
+        Nothing on disk changes when the passphrase is wrong. A store failing the integrity check
+        (`memory.integrity`) raises a `StoreIntegrityError`, unless `accept_damage` (for `verify`):
+        then the findings are in `integrity_problems`.
         """
         with self._lock:
             self._check_open()
             if not self._vault.exists and self._has_key_check():
                 raise VaultMissing(self._orphan_message())
-            self._install_key(self._vault.unlock(passphrase), accept_damage=accept_damage)
+            data_key = self._vault.unlock(passphrase)
+            self._install_key(self._recovered(passphrase, data_key), accept_damage=accept_damage)
+
+    def _recovered(self, passphrase: str, data_key: bytes) -> bytes:
+        """The key that fits the database, finishing or undoing an interrupted rekey (`memory.rekey`)."""
+        from memory.rekey import recover  # noqa: PLC0415  (rekey imports this module)
+        return recover(self, passphrase, data_key)  # type: ignore[arg-type]
 
     def unlock_with_keyring(self, backend: Any = None, *, accept_damage: bool = False) -> None:
         """Unlock with the key kept in the OS keyring (see `enable_keyring`)."""
@@ -275,14 +299,14 @@ class StoreBase:
         self.integrity_problems = problems
         integrity.install(conn)
         try:
-            stored = integrity.stored(conn)
             sealed = None
-            if stored is None or (rewritten and not problems):
+            stored = None if problems else integrity.stored(conn)  # with problems: left for `verify`
+            if not problems and (stored is None or rewritten):
                 # A new or older-format database, or rows a migration re-encrypted: record them as they are.
                 with self._db.atomic():
                     sealed = integrity.rebuild(conn, record[0] if record else 0)
-            elif record is None or stored[0] > record[0]:
-                sealed = stored[:2]  # the key file missed the last commit (a crash between the two)
+            elif stored is not None and (record is None or stored[0] > record[0]):
+                sealed = stored[:2]  # the key file missed the last commits (a crash before it was told)
         except BaseException:
             Integrity.uninstall(conn)
             raise
@@ -290,15 +314,33 @@ class StoreBase:
         if sealed is not None:
             self._record_integrity(sealed)
 
-    def _record_integrity(self, sealed: tuple[int, bytes]) -> None:
+    def _record_integrity(self, sealed: tuple[int, bytes] | None, *, now: bool = True) -> None:
+        """Tell the key file the database's counter and seal.
+
+        Each rewrite of the key file costs a flush (about 10 ms here), so after a commit
+        (`now=False`) it is written at most every `RECORD_EVERY_S` seconds; what is left waits for
+        the next commit, `lock` or `close`, which always write it. A crash can so leave the key
+        file up to that long behind the database: accepted, like any key file behind its database.
+        """
+        if sealed is None:
+            sealed, self._unrecorded = self._unrecorded, None
+            if sealed is None:
+                return
+        elif not now and time.monotonic() - self._recorded_at < RECORD_EVERY_S:
+            self._unrecorded = sealed
+            return
         try:
             self._vault.record_integrity(*sealed)
-        except (OSError, StoreIntegrityError) as exc:  # the database has it; the next commit retries
+            self._unrecorded = None
+            self._recorded_at = time.monotonic()
+        except (OSError, StoreError) as exc:  # the database has it; the next commit retries
+            self._unrecorded = sealed
             log.warning("could not record the store's counter in the key file: %s", exc)
 
     def lock(self) -> None:
         """Forget the data key and the recall index (the store stays open and locked)."""
         with self._lock:
+            self._record_integrity(None)  # what the key file has not been told yet
             if self._integrity is not None:
                 Integrity.uninstall(self._db.conn)
                 self._integrity = None
@@ -312,9 +354,11 @@ class StoreBase:
         with self._lock:
             if self._closed:
                 return
-            self.lock()
             try:
+                self.lock()
                 checkpoint(self._db)
+            except sqlite3.DatabaseError as exc:  # a damaged database still closes (and says so)
+                log.warning("the database could not be checkpointed on close: %s", exc)
             finally:
                 self._db.close()
                 self._instance_lock.release()
@@ -380,7 +424,7 @@ class StoreBase:
             finally:
                 self._depth -= 1
             if sealed is not None:
-                self._record_integrity(sealed)
+                self._record_integrity(sealed, now=False)
             if self._depth == 0:
                 pending, self._pending = self._pending, _Pending()
                 self._apply(pending)
@@ -520,32 +564,6 @@ class StoreBase:
                 yield ident, Sources.from_json(codec.open_json(table, ident, payload)[field])
             except (CorruptRecord, KeyError, ValueError):
                 yield ident, None
-
-    def _states_read(self) -> list[tuple[int, Sources | None]]:
-        """(conversation id, what its saved state read) for every state; None where that is
-        unknown (not recorded, or the payload does not open)."""
-        codec = self._require_codec()
-        result: list[tuple[int, Sources | None]] = []
-        for ident, payload in self._execute("SELECT conversation_id, payload FROM states").fetchall():
-            try:
-                obj = codec.open_json("states", ident, payload)
-                result.append((ident, Sources.from_json(obj["read"]) if "read" in obj else None))
-            except (CorruptRecord, KeyError, ValueError):
-                result.append((ident, None))
-        return result
-
-    def _drop_states_that_read(self, message_ids: Iterable[int] = (), memory_ids: Iterable[int] = ()) -> list[int]:
-        """Delete every saved state that read any of these messages or memories (or whose reading
-        is unknown): forgetting reaches the recurrent states. Their conversations re-read their
-        own remaining history at the next turn. Returns the conversations whose state was dropped."""
-        gone = Sources(frozenset(int(i) for i in message_ids), frozenset(int(i) for i in memory_ids))
-        if not gone:
-            return []
-        dropped = [ident for ident, read in self._states_read() if read is None or read.intersects(gone)]
-        if dropped:
-            self._delete_ids("states", dropped, key="conversation_id")
-            self._changed("states", "deleted", *dropped)
-        return dropped
 
     def _unlearn(self, message_ids: Iterable[int], memory_ids: Iterable[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Delete replay items derived from the given sources and adapter versions that saw any of them.

@@ -7,6 +7,7 @@ import time
 from memory.base import StoreBase
 from memory.codec import RowCodec
 from memory.errors import CorruptRecord
+from memory.forgetting import drop_states_that_read, states_read
 from memory.migrations import link_of
 from memory.records import Conversation, Deletion, Message, RecurrentState, Sources
 
@@ -83,7 +84,7 @@ class ChatsMixin(StoreBase):
             message_ids = [r[0] for r in self._execute("SELECT id FROM messages WHERE conversation_id = ?", [conversation_id])]
             replay, adapters = self._unlearn(message_ids, ())
             had_state = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount
-            others = self._drop_states_that_read(message_ids)
+            others = drop_states_that_read(self, message_ids)
             self._execute("DELETE FROM messages WHERE conversation_id = ?", [conversation_id])
             self._execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
             for ident in message_ids:
@@ -222,7 +223,7 @@ class ChatsMixin(StoreBase):
             (conversation_id,) = self._row("messages", "id", message_id, "conversation_id")
             replay, adapters = self._unlearn([message_id], ())
             had_state = self._execute("DELETE FROM states WHERE conversation_id = ?", [conversation_id]).rowcount
-            others = self._drop_states_that_read([message_id])
+            others = drop_states_that_read(self, [message_id])
             self._execute("DELETE FROM messages WHERE id = ?", [message_id])
             self._index_remove("message", message_id)
             self._changed("messages", "deleted", message_id)
@@ -251,7 +252,7 @@ class ChatsMixin(StoreBase):
 
         `read`: the messages of other conversations and the memories the state has read (recalled
         into its memory blocks), sealed with it so that deleting any of them drops the state
-        (`_drop_states_that_read`). `carry`: the state continues the saved one, so what that one
+        (`memory.forgetting`). `carry`: the state continues the saved one, so what that one
         had read is kept in the record too.
         """
         now = time.time() if updated is None else float(updated)
@@ -262,7 +263,7 @@ class ChatsMixin(StoreBase):
             if self._execute("SELECT 1 FROM states WHERE conversation_id = ?", [conversation_id]).fetchone():
                 self._overwrote()
                 if carry:  # what the continued state read stays read (unknown stays unknown)
-                    before = dict(self._states_read()).get(conversation_id)
+                    before = dict(states_read(self)).get(conversation_id)
                     known = None if before is None or known is None else known | before
             state = RecurrentState(conversation_id, bytes(data), str(tag), now, known)
             meta: dict[str, object] = {"tag": state.tag, "updated": now}

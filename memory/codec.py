@@ -42,7 +42,8 @@ class RowCodec:
 
     def seal(self, table: str, column: str, row: object, data: bytes, *, link: str | None = None) -> bytes:
         """The envelope of `data` for (table, column, row) (and `link`: see `associated_data`)."""
-        return self._cipher.seal(bytes(data), associated_data(table, column, row, link))
+        # Padded to a bucket (`memory.crypto.padded_size`): a ciphertext does not tell a message's length.
+        return self._cipher.seal(bytes(data), associated_data(table, column, row, link), pad=True)
 
     def open(self, table: str, column: str, row: object, envelope: object, *, link: str | None = None) -> bytes:
         """The bytes sealed for (table, column, row); `CorruptRecord` if they do not authenticate."""

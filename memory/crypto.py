@@ -24,6 +24,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from memory.errors import StoreError
 
 ENVELOPE_VERSION = 1
+PADDED_VERSION = 2
+"""An envelope whose plaintext is `length (8 bytes, big-endian) | data | zeros` up to a bucket
+(`padded_size`), so its ciphertext's length tells only the bucket, not the exact length. The store's
+rows use it; the key file and exports (one value each) do not."""
 NONCE_BYTES = 12
 TAG_BYTES = 16
 KEY_BYTES = 32
@@ -31,10 +35,12 @@ SALT_BYTES = 16
 ENVELOPE_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES
 
 # Bounds for parameters read from files (a key file or an export): refuse values that would take
-# minutes or gigabytes before the passphrase could even be checked.
-MAX_TIME_COST = 64
-MAX_MEMORY_KIB = 4 * 1024 * 1024  # 4 GiB
-MAX_LANES = 64
+# minutes or gigabytes before the passphrase could even be checked (nothing is authenticated
+# before the key is derived). The design's t=3, m=64 MiB, p=4 sit well inside (RFC 9106's first
+# recommendation, t=1 at 2 GiB, is refused: it is not what this program writes).
+MAX_TIME_COST = 10
+MAX_MEMORY_KIB = 1024 * 1024  # 1 GiB
+MAX_LANES = 16
 
 
 class EnvelopeError(StoreError):
@@ -140,10 +146,15 @@ class Cipher:
             raise ValueError(f"a key must be {KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(key)
 
-    def seal(self, plaintext: bytes, ad: bytes) -> bytes:
-        """Encrypt `plaintext` into an envelope bound to `ad`."""
+    def seal(self, plaintext: bytes, ad: bytes, *, pad: bool = False) -> bytes:
+        """Encrypt `plaintext` into an envelope bound to `ad` (padded to its bucket with `pad`)."""
         nonce = os.urandom(NONCE_BYTES)
-        return bytes((ENVELOPE_VERSION,)) + nonce + self._aead.encrypt(nonce, plaintext, ad)
+        if not pad:
+            return bytes((ENVELOPE_VERSION,)) + nonce + self._aead.encrypt(nonce, plaintext, ad)
+        body = len(plaintext).to_bytes(8, "big") + plaintext
+        body += bytes(padded_size(len(plaintext)) - len(body))
+        # The version byte is in the associated data too: a padded envelope relabelled as plain fails.
+        return bytes((PADDED_VERSION,)) + nonce + self._aead.encrypt(nonce, body, ad + b"|padded")
 
     def open(self, envelope: bytes, ad: bytes) -> bytes:
         """Decrypt an envelope made by `seal` with the same `ad`; raises `EnvelopeError`."""
@@ -152,15 +163,35 @@ class Cipher:
         envelope = bytes(envelope)
         if len(envelope) < ENVELOPE_OVERHEAD:
             raise EnvelopeError(f"envelope too short ({len(envelope)} bytes)")
-        if envelope[0] != ENVELOPE_VERSION:
+        if envelope[0] not in (ENVELOPE_VERSION, PADDED_VERSION):
             raise EnvelopeError(f"unknown envelope version {envelope[0]}")
+        padded = envelope[0] == PADDED_VERSION
         nonce = envelope[1 : 1 + NONCE_BYTES]
         try:
-            return self._aead.decrypt(nonce, envelope[1 + NONCE_BYTES :], ad)
+            body = self._aead.decrypt(nonce, envelope[1 + NONCE_BYTES :], ad + b"|padded" if padded else ad)
         except InvalidTag:
             raise EnvelopeError("authentication failed") from None
+        if not padded:
+            return body
+        n = int.from_bytes(body[:8], "big")
+        if len(body) < 8 or n > len(body) - 8:
+            raise EnvelopeError("padded envelope with a bad length")
+        return body[8 : 8 + n]
 
 
 def is_envelope(value: object) -> bool:
     """Whether a stored value has the shape of an envelope (for audits; says nothing of authenticity)."""
-    return isinstance(value, bytes) and len(value) >= ENVELOPE_OVERHEAD and value[0] == ENVELOPE_VERSION
+    return isinstance(value, bytes) and len(value) >= ENVELOPE_OVERHEAD and value[0] in (ENVELOPE_VERSION, PADDED_VERSION)
+
+
+_SMALLEST_BUCKET = 256
+_LARGE = 64 * 1024
+
+
+def padded_size(n: int) -> int:
+    """The bucket a plaintext of `n` bytes (with its 8-byte length) is padded to: the next power of
+    two from 256 bytes up to 64 KiB, then the next multiple of 64 KiB (at most 2x, or +64 KiB)."""
+    size = n + 8
+    if size <= _LARGE:
+        return max(_SMALLEST_BUCKET, 1 << (size - 1).bit_length())
+    return -(-size // _LARGE) * _LARGE

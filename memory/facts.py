@@ -9,6 +9,7 @@ from typing import Any
 from memory.base import StoreBase
 from memory.codec import RowCodec
 from memory.errors import CorruptRecord
+from memory.forgetting import drop_states_that_read
 from memory.records import Deletion, LogEvent, Memory
 
 
@@ -73,7 +74,7 @@ class FactsMixin(StoreBase):
         with self.transaction():
             self._row("memories", "id", memory_id, "id")
             replay, adapters = self._unlearn((), [memory_id])
-            states = self._drop_states_that_read(memory_ids=[memory_id])
+            states = drop_states_that_read(self, memory_ids=[memory_id])
             self._execute("DELETE FROM memories WHERE id = ?", [memory_id])
             self._index_remove("memory", memory_id)
             self._changed("memories", "deleted", memory_id)

@@ -13,7 +13,8 @@ whole `store.db` replaced by an older copy. The manifest covers those:
 `ik` is a subkey of the data key. The per-table sums are kept up to date by temporary triggers
 that the unlocked store installs on its own connection (so tools that edit the file directly
 do not update them); at the end of every write transaction the counter is raised and the seal
-recomputed in the same commit, and the key file is told the new counter right after it.
+recomputed in the same commit, and the key file is told the new counter after it (at most once
+a second, and always at lock and close: `StoreBase._record_integrity`).
 
 Detected (`check_open` at unlock, `report` for `assistant verify` / `doctor`):
 - a missing, emptied or replaced database beside a key file that has recorded writes;
@@ -23,8 +24,8 @@ Detected (`check_open` at unlock, `report` for `assistant verify` / `doctor`):
   reported by the full check, which hashes every row);
 - an edited manifest (its seal does not verify).
 Not detected: a rollback of every file together (`store.db` and `vault.json` from the same older
-copy) is indistinguishable from that older store; and a crash between the database's commit and
-the key file's update leaves the key file one counter behind, which is accepted.
+copy) is indistinguishable from that older store; and a crash can leave the key file up to a
+second of commits behind the database, which is accepted.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memory.errors import RECOVERY, StoreMissing
+from memory.errors import RECOVERY, DatabaseCorrupt, StoreMissing
 from memory.migrations import USER_TABLES
 
 TABLE = "_integrity"
@@ -142,6 +143,7 @@ class Integrity:
         for table in USER_TABLES:
             for suffix in ("i", "d", "u"):
                 conn.execute(f"DROP TRIGGER IF EXISTS temp._integrity_{table}_{suffix}")
+        conn.create_function(FUNCTION, -1, None)  # the connection no longer holds the key
 
     # --- the manifest ------------------------------------------------------------------------
 
@@ -160,7 +162,11 @@ class Integrity:
     @staticmethod
     def stored(conn: sqlite3.Connection) -> tuple[int, bytes, dict[str, tuple[int, bytes]]] | None:
         """(counter, seal, manifest) as recorded in the database, or None where none was ever written."""
-        rows = {tbl: (n, bytes(acc)) for tbl, n, acc in conn.execute(f"SELECT tbl, n, acc FROM main.{TABLE}")}
+        rows = {}
+        for tbl, n, acc in conn.execute(f"SELECT tbl, n, acc FROM main.{TABLE}").fetchall():
+            if not isinstance(tbl, str) or type(n) is not int or not isinstance(acc, bytes) or len(acc) != 32:
+                raise DatabaseCorrupt("the database's integrity record is damaged (unreadable rows)")
+            rows[tbl] = (n, acc)
         if SEAL_ROW not in rows:
             return None
         counter, seal = rows.pop(SEAL_ROW)
@@ -201,7 +207,10 @@ class Integrity:
         Cheap (`full=False`, at every unlock): the seal, the counter against the key file's, and
         each table's row count. Full: also every row's hash against the recorded sums.
         """
-        stored = self.stored(conn)
+        try:
+            stored = self.stored(conn)
+        except (DatabaseCorrupt, sqlite3.DatabaseError) as exc:
+            return [Problem("database", SEAL_ROW, str(exc))]
         if stored is None:
             if vault_record is not None and vault_record[0] > 0:
                 return [Problem("rolled-back", SEAL_ROW, (

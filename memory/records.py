@@ -43,10 +43,11 @@ class RecurrentState:
     data: bytes
     tag: str
     updated: float
-    read: Sources | None = None
+    read: Sources | None = field(default=None, compare=False)
     """What else the state has read besides its own conversation's messages: the messages of
     other conversations and the memories recalled into its `<|memory|>` blocks (None: not recorded,
-    a state saved before this was kept)."""
+    a state saved before this was kept, or imported: exports do not carry it). Bookkeeping, left
+    out of comparisons."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ The methods come from: `memory.base` (open, create, unlock, lock, close, passphr
 `transaction`, `add_listener`), `memory.chats` (conversations, messages, states),
 `memory.learning_data` (adapter versions, replay buffer, `unlearn`), `memory.facts` (memories,
 settings, learning log), `memory.snapshots` (`snapshot`, `restore`); this module adds recall,
-`verify`, `stats` and `reset`.
+`verify`, `check_integrity` (`memory.integrity`), `drop_damaged`, `rekey` (`memory.rekey`),
+`stats` and `reset`.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class Store(SnapshotMixin, StoreBase):
             self._require_codec()
             found: list[Problem] = []
             try:
-                pages = [r[0] for r in self._execute("PRAGMA integrity_check").fetchall()]
+                pages = [r[0] for r in self._db.conn.execute("PRAGMA integrity_check").fetchall()]
             except sqlite3.DatabaseError as exc:
                 pages = [str(exc)]
             if pages != ["ok"]:
@@ -233,6 +234,13 @@ class Store(SnapshotMixin, StoreBase):
         self.accept_as_is()
         return done
 
+    def rekey(self, passphrase: str, progress: Any = None) -> None:
+        """Re-encrypt every record under a new random data key (crash-safe: `memory.rekey`), so
+        old copies of the database no longer open with the key file. `progress(done, total)`."""
+        from memory.rekey import rekey
+
+        rekey(self, passphrase, progress)
+
     def reset(self, keyring_backend: Any = None) -> list[str]:
         """Destroy everything: shred the key slots, delete every row, vacuum, truncate the WAL, remove the files.
 
@@ -242,6 +250,7 @@ class Store(SnapshotMixin, StoreBase):
         """
         with self._lock:
             self._check_open()
+            self._unrecorded = None  # nothing more for the key file: it is destroyed now
             warnings = self._vault.destroy(keyring_backend)
             self.lock()
             try:

@@ -189,6 +189,50 @@ class Vault:
         doc["integrity"] = {"counter": int(counter), "seal": seal.hex()}
         atomic_write(self.path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
 
+    # --- rekeying (see `memory.rekey`) --------------------------------------------------------
+
+    @property
+    def has_pending_rekey(self) -> bool:
+        """Whether a rekey was begun and not finished (the key file has a `next` entry)."""
+        return self.exists and isinstance(self._read().get("next"), dict)
+
+    def begin_rekey(self, passphrase: str, data_key: bytes, sealed: tuple[int, bytes]) -> None:
+        """Add the new key, wrapped under `passphrase`, and its database's counter and seal as `next`."""
+        doc = self._read()
+        doc["next"] = {
+            "passphrase": self._passphrase_slot(passphrase, data_key, self.kdf_params()),
+            "integrity": {"counter": int(sealed[0]), "seal": sealed[1].hex()},
+        }
+        self._write(doc)
+
+    def unlock_next(self, passphrase: str) -> bytes:
+        """The new key of a pending rekey."""
+        slot = self._read()["next"]["passphrase"]
+        params = KdfParams.from_json(slot.get("kdf"))
+        try:
+            return Cipher(derive_key(passphrase, _unb64(slot.get("salt"), "salt"), params)).open(
+                _unb64(slot.get("wrapped"), "wrapped key"), _passphrase_ad(params)
+            )
+        except EnvelopeError:
+            raise WrongPassphrase() from None
+
+    def finish_rekey(self) -> None:
+        """Make the pending key the passphrase slot's (the old wrapped key is overwritten); the
+        keyring slot, which wraps the old key, is dropped."""
+        doc = self._read()
+        pending = doc.pop("next", None)
+        if not isinstance(pending, dict):
+            return
+        doc["slots"] = {"passphrase": pending["passphrase"]}
+        doc["integrity"] = pending["integrity"]
+        self._write(doc)
+
+    def abort_rekey(self) -> None:
+        """Drop a pending rekey whose database never replaced the old one."""
+        doc = self._read()
+        if doc.pop("next", None) is not None:
+            self._write(doc)
+
     # --- the keyring slot ----------------------------------------------------------------------
 
     @property

@@ -135,6 +135,20 @@ class AssistantApp(App[int]):
             self.push_screen(ChatScreen())
         if warning:
             self.notify(warning, severity="warning", timeout=8)
+        self.call_after_refresh(self._report_damage)
+
+    def _report_damage(self) -> None:
+        """Say so when the conversation list (or anything read so far) left damaged records out."""
+        if self.session is None:
+            return
+        damaged = self.session.damaged_records()
+        if damaged:
+            self.notify(
+                f"{len(damaged)} damaged record{'s' if len(damaged) != 1 else ''} left out (the rest reads fine): "
+                + damaged[0] + (" ..." if len(damaged) > 1 else "")
+                + ". Run `assistant verify` to list them and `assistant verify --repair` to drop them.",
+                severity="warning", timeout=15,
+            )  # fmt: skip
 
     def _learning_event(self, event: LearningEvent) -> None:
         """The session's learning callback; may run on any thread (`post_message` is thread-safe)."""

@@ -40,7 +40,7 @@ Run without a subcommand to open the app."""
 EPILOG = """\
 examples:
   assistant                          open the terminal app
-  assistant ask "what did I say about Lisbon?"
+  assistant ask                      type a message (Ctrl+D ends it); the reply streams back
   assistant export ~/assistant-backup.enc
   assistant bench model --json
 

@@ -14,10 +14,19 @@ adapter. The same script is replayed for four strategies, each in its own data d
 
 Reported per strategy:
 - `personal_loss_change`: relative change of the loss on the persona's held-out messages
-  (other phrasings of the same facts, other lines in the same style), final adapter vs the base;
-- `anchor_drift`: relative change of the anchor loss on the fixed evaluation slice;
+  (other phrasings of the same facts, other lines in the same style: near-duplicates of what was
+  trained on, so mostly memorising), final adapter vs the base;
+- `personal_loss_change_unseen`: the same on lines written from templates and about facts and
+  things that never appear in the script (a separate pool, tested disjoint): what carries over;
+- `anchor_drift`: relative change of the anchor loss on the fixed evaluation slice (what the gate
+  enforces, so the default meets it by construction);
+- `general_drift`: the same on general text the gate and the distillation never see (the last
+  fifth of `anchor.txt`, taken out of the copy of the model folder the strategies learn with);
 - `recall`: share of the late questions whose reply contains the fact's value
   (`recall_in_block`: share whose `<|memory|>` block held it, i.e. retrieval alone);
+- what learning adds that recall does not: each fact asked with recall switched off (no memory
+  block), with the adapter and with the frozen base: `recall_without_memory` (the greedy reply
+  holds the value) and `answer_loss_change_without_memory` (the value's loss after the question);
 - `update_ms`: median time of one update (`update_ms_p90` beside it).
 
 Targets (issue 5): default lowers personal loss by >= 15% with anchor drift <= 2%; no_replay
@@ -58,6 +67,17 @@ STYLE_TEMPLATES = (
     "The {sport} club meets on Thursdays now.",
     "I've been reading more and more about {subject} lately.",
 )
+UNSEEN_TEMPLATES = (
+    "Finally tried a new recipe with {food}, and {friend} asked for seconds.",
+    "Walked to the market and came back with {drink} for the week.",
+    "Thinking of signing up for evening classes on {subject} in {city}.",
+    "My fingers ache from the {instrument}, but it is worth it.",
+    "{friend} beat me at {sport} again, third week in a row.",
+    "Booked a long weekend in {city} just to {activity}.",
+    "Nothing beats {drink} on a cold morning before work.",
+    "Could not stop going on about {subject} over lunch with {friend}.",
+)
+"""Held-out style lines for `personal_loss_change_unseen`: no template here is in STYLE_TEMPLATES."""
 STYLE_PREFIXES = ("", "Today: ", "Honestly, ", "Quick update: ")
 STYLE_SUFFIXES = ("", " It was nice.", " Not bad at all.", " Long day though.")
 
@@ -73,6 +93,10 @@ class Script:
     sessions: list[list[list[Turn]]]  # session -> conversations -> user turns
     held_out: list[str]
     facts: list[Any] = field(default_factory=list)
+    unseen: list[str] = field(default_factory=list)
+    """Held-out lines from templates, facts and things the script never uses."""
+    unseen_values: list[str] = field(default_factory=list)
+    """The things and fact values those lines are about (none is said in the script)."""
 
     @property
     def exchanges(self) -> int:
@@ -130,7 +154,36 @@ def persona_script(seed: int, sessions: int, per_session: int, n_facts: int) -> 
             for i, t in enumerate(rest):
                 convs[i % len(convs)].append(t)
             script.append(convs)
-    return Script(script, held_out, facts)
+    unseen, unseen_values = _unseen_pool(seed, script, facts, consts, pools)
+    return Script(script, held_out, facts, unseen, unseen_values)
+
+
+def _unseen_pool(seed: int, script: list[list[list[Turn]]], facts: list[Any], consts: dict[str, str], pools: Any):
+    """Lines from UNSEEN_TEMPLATES with things of their own, and statements of facts of kinds the
+    persona never tells, every value absent from all the script says (drawn after the script, from
+    a generator of their own, so the script is what it always was)."""
+    from core.training import dialogues as d
+
+    rng = random.Random(f"persona-unseen-{seed}")
+    said = " ".join(t.text for session in script for conv in session for t in conv).casefold()
+    taken = {v.casefold() for v in consts.values()} | {f.value.casefold() for f in facts}
+
+    def fresh(value: str) -> bool:
+        return value.casefold() not in taken and value.casefold() not in said
+
+    others: dict[str, str] = {}
+    for _ in range(200):
+        draw = _persona_constants(rng, pools)
+        for key, value in draw.items():
+            if key not in others and fresh(value) and value not in others.values():
+                others[key] = value
+        if len(others) == len(consts):
+            break
+    lines = [template.format(**others) for template in UNSEEN_TEMPLATES]
+    kinds = {f.kind for f in facts}
+    new_facts = [f for f in d.make_persona(rng, pools, 40) if f.kind not in kinds and fresh(f.value)][:6]
+    lines += [f.fill(f.tell[0]) for f in new_facts]
+    return lines, sorted(others.values()) + [f.value for f in new_facts]
 
 
 def _persona_constants(rng: random.Random, pools: Any) -> dict[str, str]:
@@ -193,10 +246,28 @@ def stand_in_model(folder: Path, *, quick: bool, log=print) -> Path:
     return folder
 
 
+def hold_out_general_text(model_dir: Path, out: Path, share: float = 0.2) -> tuple[Path, list[str]]:
+    """A copy of `model_dir` (files linked) whose anchor set lacks its last `share` of documents,
+    and those documents: general text that neither the gate nor the distillation ever sees."""
+    from core.learner import split_anchor
+
+    docs = split_anchor((model_dir / "anchor.txt").read_text(encoding="utf-8"))
+    n = max(1, int(len(docs) * share)) if len(docs) > 1 else 0
+    out.mkdir(parents=True, exist_ok=True)
+    for path in model_dir.iterdir():
+        if path.is_file() and path.name != "anchor.txt":
+            (out / path.name).symlink_to(path.resolve())
+    (out / "anchor.txt").write_text("\n\n".join(docs[: len(docs) - n]) + "\n", encoding="utf-8")
+    return out, docs[len(docs) - n :]
+
+
 # === one strategy ==============================================================================
 
 
-def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_tokens: int, log=print) -> dict:
+def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_tokens: int, log=print,
+                 general: list[str] | None = None) -> dict:
+    """Replay `script` with strategy `name`; `general`: documents of general text for
+    `general_drift` (none of them in `model_dir`'s anchor set)."""
     from core.generate import SamplingSettings
 
     from assistant.session import Session
@@ -233,7 +304,7 @@ def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_
         finally:
             session.close()
     elapsed = time.perf_counter() - t0
-    return {**_measure(name, script, model_dir, home, kdf), **{
+    return {**_measure(name, script, model_dir, home, kdf, general or []), **{
         "recall": _share(recalled),
         "recall_in_block": _share(in_block),
         "questions": len(recalled),
@@ -243,7 +314,7 @@ def run_strategy(name: str, script: Script, model_dir: Path, home: Path, *, max_
     }}
 
 
-def _measure(name: str, script: Script, model_dir: Path, home: Path, kdf: Any) -> dict:
+def _measure(name: str, script: Script, model_dir: Path, home: Path, kdf: Any, general: list[str]) -> dict:
     from core.checkpoint import load_model
     from core.learner import Learner, LearnerSettings, split_anchor
 
@@ -268,12 +339,18 @@ def _measure(name: str, script: Script, model_dir: Path, home: Path, kdf: Any) -
     held = [render_turn("user", text) for text in script.held_out]
     personal_base = learner.personal_loss(held, base=True)
     personal = learner.personal_loss(held)
+    unseen = [render_turn("user", text) for text in script.unseen]
+    unseen_change = _change(learner.personal_loss(unseen), learner.personal_loss(unseen, base=True)) if unseen else None
     anchor_base = learner.base_anchor_loss()
     anchor = learner.anchor_loss()
+    general_drift = _change(learner.text_loss(general), learner.text_loss(general, base=True)) if general else None
     ms = sorted(1000 * s for s in seconds)
     return {
         "personal_loss_change": round(personal / personal_base - 1, 4),
+        "personal_loss_change_unseen": unseen_change,
         "anchor_drift": round(anchor / anchor_base - 1, 4),
+        "general_drift": general_drift,
+        **without_memory(learner, script),
         "update_ms": round(statistics.median(ms), 1) if ms else 0.0,
         "update_ms_p90": round(ms[int(0.9 * (len(ms) - 1))], 1) if ms else 0.0,
         "updates": len(seconds),
@@ -284,6 +361,51 @@ def _measure(name: str, script: Script, model_dir: Path, home: Path, kdf: Any) -
         "anchor_loss": round(anchor, 4),
         "active_version": active,
     }
+
+
+def _change(value: float, base: float) -> float:
+    return round(value / base - 1, 4)
+
+
+def without_memory(learner: Any, script: Script, max_tokens: int = 24) -> dict:
+    """Each fact asked with recall switched off (no memory block): does the adapter alone bring
+    the value back, against the frozen base? Greedy replies, and the loss of the value's tokens
+    as the reply to the question."""
+    import torch
+    import torch.nn.functional as F
+
+    from core.lora import lora_disabled
+    from core.training.evaluate import greedy_reply
+
+    asks = [(t.text, t.fact) for session in script.sessions for conv in session for t in conv if t.fact is not None]
+    if not asks:
+        return {}
+    model, tok = learner.model, learner.tok
+    found = {"adapted": [], "frozen": []}
+    losses = {"adapted": [], "frozen": []}
+    with torch.inference_mode():
+        for question, fact in asks:
+            prompt = tok.encode_chat([("user", question)], None)
+            value = tok.encode(fact.value)
+            ids = torch.tensor([prompt + value])
+            for which in ("adapted", "frozen"):
+                with lora_disabled(model) if which == "frozen" else _nothing():
+                    reply = greedy_reply(model, tok, [("user", question)], None, max_tokens=max_tokens)
+                    logits, _ = model(ids[:, :-1])
+                found[which].append(fact.value.casefold() in reply.casefold())
+                tail = logits[0, len(prompt) - 1 :].float()  # the positions that predict the value
+                losses[which].append(float(F.cross_entropy(tail, ids[0, len(prompt) :])))
+    return {
+        "recall_without_memory": _share(found["adapted"]),
+        "recall_without_memory_frozen": _share(found["frozen"]),
+        "answer_loss_change_without_memory": _change(statistics.mean(losses["adapted"]), statistics.mean(losses["frozen"])),
+    }
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def _share(flags: list[bool]) -> float:
@@ -329,14 +451,18 @@ def run(args: argparse.Namespace) -> int:
             from assistant.errors import LearningUnavailable
 
             raise LearningUnavailable(f"{model_dir} has no anchor.txt, so the learning safeguards cannot run")
+        shown_dir = model_dir
+        model_dir, general = hold_out_general_text(model_dir, root / "model")
         results: dict[str, dict] = {}
         for name in STRATEGY_ORDER:
             log(f"strategy {name}: {script.exchanges} exchanges over {len(script.sessions)} sessions ...")
-            results[name] = run_strategy(name, script, model_dir, root / name, max_tokens=max_tokens, log=log)
+            results[name] = run_strategy(name, script, model_dir, root / name, max_tokens=max_tokens, log=log,
+                                         general=general)
             log(f"  {name}: {json.dumps(results[name])}")
     report = {
         "strategies": results,
-        "model": str(model_dir) if not stand_in else "tiny stand-in (models/default is absent)",
+        "model": str(shown_dir) if not stand_in else "tiny stand-in (models/default is absent)",
+        "general_text": f"{len(general)} documents of anchor.txt held out of the learning's copy (never gated or distilled on)",
         "stand_in": stand_in,
         "quick": quick,
         "exchanges": script.exchanges,
@@ -351,10 +477,20 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"continual learning on a scripted persona: {script.exchanges} exchanges, {len(script.sessions)} sessions "
           f"({report['restarts']} restarts), {len(script.facts)} facts, model: {report['model']}")
-    print(f"{'strategy':<10} {'personal':>9} {'anchor':>8} {'recall':>7} {'in block':>9} {'update ms':>10} {'rejected':>9}")
+    print(f"{'strategy':<10} {'personal':>9} {'unseen':>8} {'anchor':>8} {'general':>8} {'recall':>7} {'in block':>9} "
+          f"{'no memory':>10} {'update ms':>10} {'rejected':>9}")
     for name, r in results.items():
-        print(f"{name:<10} {r['personal_loss_change']:>+9.1%} {r['anchor_drift']:>+8.2%} {r['recall']:>7.0%} "
-              f"{r['recall_in_block']:>9.0%} {r['update_ms']:>10.0f} {r['rejected']:>9}")
+        def pct(key: str, width: int, digits: int, sign: str = "+") -> str:
+            value = r.get(key)
+            return f"{'-':>{width}}" if value is None else f"{value:>{sign}{width}.{digits}%}"
+
+        print(f"{name:<10} {pct('personal_loss_change', 9, 1)} {pct('personal_loss_change_unseen', 8, 1)} "
+              f"{pct('anchor_drift', 8, 2)} {pct('general_drift', 8, 2)} {pct('recall', 7, 0, '')} "
+              f"{pct('recall_in_block', 9, 0, '')} {pct('recall_without_memory', 10, 0, '')} "
+              f"{r['update_ms']:>10.0f} {r['rejected']:>9}")
+    print("personal: held-out near-duplicates of the training lines; unseen: lines from templates and facts never "
+          "in the script; anchor: the gated slice; general: text the gate never sees; no memory: facts asked with "
+          f"recall off (frozen: {results.get('frozen', {}).get('recall_without_memory_frozen', 0.0):.0%})")
     print("targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in report["meets"].items()))
     for miss in results.get("default", {}).get("misses", []):
         where = "in the block" if miss["in_block"] else "not in the block"

@@ -165,7 +165,7 @@ class Session:
         reply needs it (for commands that read history or change learning settings).
         """
         directory = data_directory(home)
-        with closed_on_failure(directory) as store:
+        with closed_on_failure(directory, passphrase) as store:
             unlock(store, directory, passphrase, create=create, kdf=kdf)
             return cls(store, directory, model_directory(model_dir), learn=learn)
 

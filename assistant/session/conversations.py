@@ -23,6 +23,7 @@ from assistant.session.reply import ReplyState
 from assistant.session.runtime import ModelRuntime
 from assistant.session.states import StateKeeper
 from memory.errors import RecordNotFound
+from memory.records import Sources
 
 if TYPE_CHECKING:
     from assistant.learning import LearningScheduler
@@ -138,7 +139,13 @@ class StoredConversation:
         data = self.states.to_bytes(state, reply.message_id)
         with self.store.transaction():
             self.store.update_message(reply.message_id, text=reply.text, cut=reply.cut)
-            self.store.save_state(self.id, data, self.states.tag(version))
+            # What the state read besides this conversation: the recalled messages and memories
+            # (kept with it, so deleting any of them drops it); a continued state keeps what it had read.
+            read = Sources(
+                frozenset(i for kind, i in reply.memory_sources if kind == "message"),
+                frozenset(i for kind, i in reply.memory_sources if kind == "memory"),
+            )
+            self.store.save_state(self.id, data, self.states.tag(version), read=read, carry=not reply.reread)
             self.states.pin(self.id, version)
             if learn:
                 self.learning.enqueue_exchange(reply.user_message_id, reply.message_id)

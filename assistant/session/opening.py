@@ -26,9 +26,10 @@ def model_directory(model_dir: Path | None) -> Path:
 
 
 @contextmanager
-def closed_on_failure(directory: Path) -> Iterator[Store]:
-    """The store of `directory`, opened; closed again if the block raises."""
-    store = open_store(directory)
+def closed_on_failure(directory: Path, passphrase: str | None = None) -> Iterator[Store]:
+    """The store of `directory`, opened (and unlocked, given the passphrase of an existing key
+    file: a wrong one then writes nothing); closed again if the block raises."""
+    store = open_store(directory, passphrase=passphrase)
     try:
         yield store
     except BaseException:
@@ -40,6 +41,8 @@ def unlock(store: Store, directory: Path, passphrase: str, *, create: bool, kdf:
     """Unlock with the passphrase (creating the vault if `create` and there is none).
 
     Raises the store's `WrongPassphrase` or `VaultMissing`."""
+    if store.is_unlocked:
+        return
     if store.has_vault:
         store.unlock(passphrase)
     elif create:

@@ -84,6 +84,10 @@ class SessionLike(Protocol):
         """Every conversation, most recently updated first (temporary ones included)."""
         ...
 
+    def damaged_records(self) -> list[str]:
+        """The damaged records reads have left out so far (one sentence each; `assistant verify`)."""
+        ...
+
     def new_conversation(self, title: str | None = None, *, temporary: bool = False) -> ConversationInfo:
         """Start a conversation and select it."""
         ...

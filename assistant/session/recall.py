@@ -16,7 +16,7 @@ from assistant.session.conversations import Conversation
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
-    from assistant.store import Store
+    from assistant.store import Snippet, Store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ class RecallPolicy:
         self.settings = settings
 
     def snippets(self, text: str, conversation: Conversation) -> list[str]:
+        """The texts of the memory block (see `hits`)."""
+        return [hit.text for hit in self.hits(text, conversation)]
+
+    def hits(self, text: str, conversation: Conversation) -> list[Snippet]:
+        """The recall hits whose texts make the memory block, with where each came from (so a
+        state that reads them can record it: forgetting must reach that state too)."""
         k = int(self.settings.get("recall.k"))
         if k <= 0:
             return []
@@ -43,17 +49,17 @@ class RecallPolicy:
         # so look further down the ranking until k are found.
         want = 3 * k
         while True:
-            hits = self.store.recall(text, want, exclude_conversation=conversation.stored_id, roles=RECALLED_ROLES)
-            snippets: list[str] = []
-            for hit in hits:
+            found = self.store.recall(text, want, exclude_conversation=conversation.stored_id, roles=RECALLED_ROLES)
+            chosen: list[Snippet] = []
+            for hit in found:
                 if hit.kind == "message" and not tells_something(hit.text):
                     continue
-                if hit.text.strip() and hit.text not in snippets:
-                    snippets.append(hit.text)
-                if len(snippets) == k:
-                    return snippets
-            if len(hits) < want or want >= 100 * k:
-                return snippets
+                if hit.text.strip() and hit.text not in [c.text for c in chosen]:
+                    chosen.append(hit)
+                if len(chosen) == k:
+                    return chosen
+            if len(found) < want or want >= 100 * k:
+                return chosen
             want *= 4
 
     def warm(self) -> None:

@@ -19,6 +19,7 @@ class ReplyState:
     tokens: int = 0
     tokens_per_s: float = 0.0
     memory_used: list[str] = field(default_factory=list)  # the snippets of the <|memory|> block
+    memory_sources: list[tuple[str, int]] = field(default_factory=list)  # ("message"|"memory", id) of each
     reread: bool = False  # whether the history had to be re-read for this reply
 
 

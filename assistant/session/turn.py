@@ -43,6 +43,7 @@ class TurnContext:
     state: Any  # the conversation's state before the turn (None: the zero state)
     version: int | None  # the adapter version that state belongs to (worn by the model now)
     memory: list[str]  # the snippets of the <|memory|> block
+    sources: list[tuple[str, int]]  # where each snippet came from: ("message" | "memory", id)
     prompt_ids: list[int]
     contrast_ids: list[int] | None  # the same turn without the block, for memory contrast (core.generate)
 
@@ -70,10 +71,13 @@ class Turns:
         wear its adapter, recall and build the prompt. Call with the generation lock held."""
         state, version = conversation.resume(before, reply)
         self.runtime.use_adapter(version)
-        memory = self.recall.snippets(text, conversation) if with_memory else []
+        hits = self.recall.hits(text, conversation) if with_memory else []
+        memory = [hit.text for hit in hits]
         tok = self.runtime.tok
         contrast = tok.encode(prompt([], text)) if memory else None
-        return TurnContext(state, version, memory, tok.encode(prompt(memory, text)), contrast)
+        return TurnContext(
+            state, version, memory, [(hit.kind, hit.id) for hit in hits], tok.encode(prompt(memory, text)), contrast
+        )
 
     def send(
         self,
@@ -135,6 +139,7 @@ class Turns:
                 runtime.generating.set()
                 context = self.context(conversation, text, before=reply.user_message_id, reply=reply)
                 reply.memory_used = context.memory
+                reply.memory_sources = context.sources
                 gen = Generator(model, tok)
                 stop = _AnyEvent(cancel, runtime.closing)
                 last_save = t_first = None

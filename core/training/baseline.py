@@ -71,6 +71,20 @@ class Attention(nn.Module):
                 o = F.scaled_dot_product_attention(q, keys, vals, attn_mask=_prefix_causal_mask(t, start, x.device))
         return self.out_proj(o.transpose(1, 2).reshape(b, t, -1))
 
+    def step_static(self, x: torch.Tensor, layer: int, cache: KVCache, pos: torch.Tensor) -> torch.Tensor:
+        """One token x (b, 1, d) at position `pos` (a 0-d long tensor), attending over the whole
+        preallocated cache with the slots after `pos` masked: every shape is fixed."""
+        b = x.shape[0]
+        nh, dh = self.cfg.n_heads, self.cfg.d_head
+        q, k, v = self.qkv_proj(x).view(b, 1, 3, nh, dh).permute(2, 0, 3, 1, 4)  # (b, h, 1, k) each
+        p = pos.view(1)
+        q, k = rope(q, p), rope(k, p)
+        cache.k[layer].index_copy_(2, p, k)
+        cache.v[layer].index_copy_(2, p, v)
+        mask = (torch.arange(cache.max_len, device=x.device) <= pos)[None, :]  # (1, max_len)
+        o = F.scaled_dot_product_attention(q, cache.k[layer], cache.v[layer], attn_mask=mask)  # (b, h, 1, k)
+        return self.out_proj(o.transpose(1, 2).reshape(b, 1, -1))
+
 
 def _prefix_causal_mask(t: int, start: int, device) -> torch.Tensor:
     q_pos = torch.arange(start, start + t, device=device)[:, None]
@@ -88,6 +102,10 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), layer, cache)
+        return x + self.mlp(self.mlp_norm(x))
+
+    def step_static(self, x: torch.Tensor, layer: int, cache: KVCache, pos: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn.step_static(self.attn_norm(x), layer, cache, pos)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -118,6 +136,15 @@ class TransformerLM(nn.Module):
         if cache is not None:
             cache.pos += ids.shape[1]
         return F.linear(self.norm(x), self.embed.weight)
+
+    def step_static(self, ids: torch.Tensor, cache: KVCache, pos: torch.Tensor) -> torch.Tensor:
+        """One decoding step with fixed shapes (what `torch.compile` compiles once): ids (b,) at
+        position `pos` (0-d long tensor, the cache's fill); returns logits (b, v). Writes the cache
+        slot `pos` but leaves `cache.pos` to the caller. Equal to `forward(ids[:, None], cache)`."""
+        x = self.embed(ids)[:, None]  # (b, 1, d)
+        for i, block in enumerate(self.blocks):
+            x = block.step_static(x, i, cache, pos)
+        return F.linear(self.norm(x[:, 0]), self.embed.weight)
 
     def hidden(self, ids: torch.Tensor) -> torch.Tensor:
         x = self.embed(ids)

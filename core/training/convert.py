@@ -241,8 +241,20 @@ def _lr(step: int, s: ConvertSettings, stage: int = 1) -> float:
     return lr * (s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def source_path(s: ConvertSettings) -> Path:
+    """The run's GGUF: its path, or where its PyPI package installed a file of that name (a run
+    copied from another machine names the file only); the SHA-256 is checked either way."""
+    from core.converted import locate_source
+
+    path = Path(s.gguf)
+    if path.is_file():
+        return locate_source({"sha256": s.gguf_sha256}, path=path)
+    info = SOURCE_PACKAGES.get(path.name, {})
+    return locate_source({**info, "file": path.name, "sha256": s.gguf_sha256})
+
+
 def load_teacher(s: ConvertSettings, window: int | None = None) -> tuple[LlamaGguf, HybridLM]:
-    g = read_llama_gguf(s.gguf)
+    g = read_llama_gguf(source_path(s))
     cfg = HybridConfig.from_llama(g.config, attention_window=window or 1 << 16)
     return g, build_from_source(cfg, g.tensors)
 
@@ -281,7 +293,8 @@ def _legs(
         with torch.no_grad():
             for n, p in params.items():
                 p.copy_(saved[n])
-        load_optimizer_tensors(opt, names, load_file(str(ck / "optim.safetensors")))
+        if (ck / "optim.safetensors").exists():  # without it (a committed leg's params only) the moments restart
+            load_optimizer_tensors(opt, names, load_file(str(ck / "optim.safetensors")))
     start = leg_start_time = time.time()
     leg_start_step = record["step"]
     bar = tqdm(total=total_steps, initial=record["step"], desc=desc, disable=not progress)
@@ -503,7 +516,7 @@ def stage_delta(run: Path, types: list[str], s: ConvertSettings) -> dict[str, to
     stage2 = run / "stage2" / "params.safetensors"
     placed = [i for i, t in enumerate(types) if t == "attention"]
     if stage2.exists() and sorted(s.attention_layers) == placed:
-        g = read_llama_gguf(s.gguf)
+        g = read_llama_gguf(source_path(s))
         student = distill_student(run, s, g)
         student.load_state_dict(load_file(str(stage2)), strict=False)
         delta = {n: p.detach().clone() for n, p in student.named_parameters() if is_new_parameter(n)}
@@ -521,7 +534,7 @@ def export_converted(run: Path, out: Path, attention_layers: list[int], *, card:
     from core.converted import DELTA
 
     s = ConvertSettings(**json.loads((run / "settings.json").read_text()))
-    g = read_llama_gguf(s.gguf, tensors=False)
+    g = read_llama_gguf(source_path(s), tensors=False)
     n = g.config["num_hidden_layers"]
     types = ["attention" if i in attention_layers else "liquid" for i in range(n)]
     name = Path(s.gguf).name
@@ -536,7 +549,8 @@ def export_converted(run: Path, out: Path, attention_layers: list[int], *, card:
     _atomic_save(delta, out / DELTA)
     write_tokenizer(g, out)
     record = json.loads((run / "stage1" / "trainer.json").read_text())
-    card = dict(card or {})
+    previous = json.loads((out / "card.json").read_text()) if (out / "card.json").is_file() else {}
+    card = {**previous, **(card or {})}  # a re-export keeps what people wrote in the card
     card.setdefault("conversion", {})["stage1"] = {
         "steps": record["step"], "tokens_seen": record["tokens_seen"], "wall_seconds": round(record.get("wall_seconds", 0.0)),
         "legs": record["legs"], "settings": {k: v for k, v in asdict(s).items() if k not in ("gguf",)},

@@ -60,11 +60,25 @@ def test_a_sound_store_passes_the_full_check(store):
     again.close()
 
 
-def test_the_key_file_follows_the_counter(store):
+def test_the_key_file_follows_the_counter(store, monkeypatch):
     before = Vault(store.directory).integrity_record()
+    monkeypatch.setattr("memory.base.RECORD_EVERY_S", 0.0)
     store.add_conversation("one more")
     after = Vault(store.directory).integrity_record()
     assert after[0] == before[0] + 1 and after[1] != before[1]
+
+
+def test_the_key_file_hears_of_quick_commits_at_the_latest_on_lock(store, monkeypatch):
+    monkeypatch.setattr("memory.base.RECORD_EVERY_S", 3600.0)
+    store.add_conversation("one")
+    before = Vault(store.directory).integrity_record()
+    for n in range(3):
+        store.add_conversation(f"quick {n}")
+    assert Vault(store.directory).integrity_record() == before  # not yet: at most once an hour here
+    (counter,) = store._db.conn.execute("SELECT n FROM _integrity WHERE tbl = '*'").fetchone()
+    assert counter > before[0]
+    store.lock()
+    assert Vault(store.directory).integrity_record()[0] == counter
 
 
 def test_missing_database_beside_a_key_file_is_refused_and_nothing_is_created(store):
@@ -182,3 +196,67 @@ def test_a_crash_between_the_commit_and_the_key_file_is_accepted(store):
     again = reopen(store)
     assert Vault(again.directory).integrity_record()[0] == before[0] + 1
     again.close()
+
+
+def test_each_damaged_record_costs_only_itself_in_an_export(store):
+    """Every envelope of a filled store damaged in turn (one flipped byte): the snapshot takes
+    every other record, and names exactly the damaged one (the README's figure)."""
+    fill(store)
+    fill(store, "2")
+    whole = store.snapshot().counts()
+    cells = []
+    for table in ("conversations", "messages", "states", "adapter_versions", "replay_items", "memories", "settings", "learning_log"):
+        key = "conversation_id" if table == "states" else "id"
+        cells += [(table, key, ident) for (ident,) in store._db.conn.execute(f"SELECT {key} FROM {table}")]
+    for table, key, ident in cells:
+        (payload,) = store._db.conn.execute(f"SELECT payload FROM {table} WHERE {key} = ?", [ident]).fetchone()
+        damaged = bytearray(payload)
+        damaged[-5] ^= 1
+        external(store.path, f"UPDATE {table} SET payload = ? WHERE {key} = ?", [bytes(damaged), ident])
+        skipped: list = []
+        counts = store.snapshot(skipped=skipped).counts()
+        assert [(e.table, e.row) for e in skipped] == [(table, ident)]
+        lost = {name: whole[name] - counts[name] for name in whole if whole[name] != counts[name]}
+        # a conversation's damaged header is replaced by a stand-in title: nothing of it is lost
+        assert lost == ({} if table == "conversations" else {table: 1}), (table, lost)
+        external(store.path, f"UPDATE {table} SET payload = ? WHERE {key} = ?", [payload, ident])
+    assert len(cells) == 18
+
+
+def test_an_unreadable_migration_record_is_a_typed_error(store):
+    """Regression (issue 16): a damaged `_migrations` row gave a TypeError traceback (migrations.py)."""
+    directory = closed_with_data(store)
+    external(directory / "store.db", "UPDATE _migrations SET name = NULL WHERE rowid = 1")
+    with pytest.raises(DatabaseCorrupt, match="applied migrations is unreadable"):
+        Store.open(directory)
+
+
+def test_every_damaged_page_gives_a_typed_error_or_a_readable_rest(store, tmp_path):
+    """Each page of a filled database garbled in turn: opening, unlocking (accepting damage),
+    exporting and the full check either work on what is left or raise a `StoreError`."""
+    from memory.errors import StoreError
+
+    fill(store)
+    fill(store, "2")
+    directory = store.directory
+    store.close()
+    pristine = (directory / "store.db").read_bytes()
+    pages = len(pristine) // 4096
+    typed = readable = 0
+    for page in range(pages):
+        damaged = bytearray(pristine)
+        for i in range(page * 4096 + 8, (page + 1) * 4096, 7):
+            damaged[i] ^= 0x5A
+        (directory / "store.db").write_bytes(bytes(damaged))
+        try:
+            s = Store.open(directory)
+            try:
+                s.unlock(PASSPHRASE, accept_damage=True)
+                s.snapshot(skipped=[])
+                assert s.check_integrity(), page  # the damage is reported
+                readable += 1
+            finally:
+                s.close()
+        except StoreError:
+            typed += 1
+    assert typed + readable == pages and pages >= 10 and readable > typed

@@ -212,6 +212,9 @@ class FakeSession:
 
     # --- conversations ------------------------------------------------------------------------
 
+    def damaged_records(self) -> list[str]:
+        return []  # the fake's records are never damaged (tests patch this)
+
     def conversations(self) -> list[ConversationInfo]:
         with self._lock:
             return sorted(self._vault.conversations.values(), key=lambda c: (c.updated_at, c.id), reverse=True)

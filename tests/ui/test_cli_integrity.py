@@ -38,3 +38,13 @@ def test_history_of_a_rolled_back_database_is_refused(filled_home, secrets, tmp_
     shutil.copy(tmp_path / "old.db", paths.data_dir() / "store.db")
     code = main(["history", "--passphrase-file", str(secrets["store"])])
     assert code == 1 and "older than its key file" in capsys.readouterr().err
+
+
+def test_reset_after_a_missing_database_starts_over_as_the_message_says(filled_home, secrets, tmp_path, capsys):  # noqa: F811
+    (filled_home / "store.db").unlink()
+    assert main(["history", "--passphrase-file", str(secrets["store"])]) == 1
+    assert main(["reset", "--yes"]) == 0
+    assert not (filled_home / "vault.json").exists()
+    args = ["--passphrase-file", str(secrets["store"]), "--export-passphrase-file", str(secrets["export"])]
+    assert main(["export", str(tmp_path / "fresh.enc"), *args]) == 0  # a new, empty store
+    assert "nothing yet" in capsys.readouterr().out

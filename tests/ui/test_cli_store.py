@@ -205,8 +205,10 @@ def test_ui_commands_never_import_memory():
 def test_passphrase_file_is_its_first_line(tmp_path):
     assert read_passphrase_file(write_secret(tmp_path, "a", "with spaces  ")) == "with spaces  "
     (tmp_path / "crlf").write_bytes(b"secret\r\nsecond line\n")
+    (tmp_path / "crlf").chmod(0o600)
     assert read_passphrase_file(tmp_path / "crlf") == "secret"
     (tmp_path / "empty").write_text("")
+    (tmp_path / "empty").chmod(0o600)
     with pytest.raises(PassphraseError, match="empty"):
         read_passphrase_file(tmp_path / "empty")
     with pytest.raises(PassphraseError, match="cannot read"):

@@ -71,7 +71,8 @@ def test_a_vault_in_use_by_another_instance_is_reported(_isolated_home):
     lock = InstanceLock(_isolated_home)
     lock.acquire()
     try:
-        vault, instance = doctor.check_vault(_isolated_home)
+        checks = {c.name: c for c in doctor.check_vault(_isolated_home)}
+        vault, instance = checks["vault"], checks["instance"]
     finally:
         lock.release()
     assert vault.status == "ok" and "Argon2id" in vault.detail

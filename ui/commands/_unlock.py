@@ -30,3 +30,14 @@ def add_export_passphrase_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="read the export's passphrase from FILE instead of asking (or set ASSISTANT_EXPORT_PASSPHRASE)",
     )
+
+
+def report_damaged(damaged: list[str]) -> None:
+    """Say on stderr which damaged records a command left out (the rest was read as usual)."""
+    import sys
+
+    if damaged:
+        print(f"note: {len(damaged)} damaged record{'s' if len(damaged) != 1 else ''} left out "
+              "(`assistant verify` lists them; `assistant verify --repair` drops them):", file=sys.stderr)
+        for line in damaged:
+            print(f"  {line}", file=sys.stderr)

@@ -5,29 +5,41 @@ The message goes to a new conversation, or with --chat NAME to the conversation 
 your other conversations and memories. After it, the command learns from the exchange before
 exiting (it says so on stderr): --no-learn skips that, and --temporary leaves nothing behind at
 all (no conversation, nothing learned). Ctrl+C stops the reply; what was shown is kept, marked
-cut."""
+cut.
+
+The message is read from standard input when TEXT is left out or is "-" (at a terminal: type it,
+then Ctrl+D). Prefer that for anything private: words given as TEXT on the command line can be
+read by other processes (`ps`, /proc/PID/cmdline) and stay in your shell's history. The same holds
+for a --chat NAME: it is visible in the process list too."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ui.commands._unlock import UNLOCK_NOTE, add_passphrase_argument
+from ui.commands._unlock import UNLOCK_NOTE, add_passphrase_argument, report_damaged
 
 EXAMPLES = f"""\
 examples:
-  assistant ask "what did I say about Lisbon?"
-  assistant ask --chat travel "remind me of the hotel name"
-  assistant ask --temporary "a question that should leave no trace"
-  echo "$PW" > ~/.pw && assistant ask --passphrase-file ~/.pw --no-learn "hello"
+  assistant ask                       type the message, then Ctrl+D (nothing in argv)
+  assistant ask --chat travel < question.txt
+  assistant ask --temporary -         never stored, never learned from; the message from stdin
+  assistant ask "hello"               quick, but TEXT is visible in the process list and history
 
 {UNLOCK_NOTE}"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", nargs="+", metavar="TEXT", help="the message (several words are joined)")
+    parser.add_argument(
+        "text", nargs="*", metavar="TEXT",
+        help='the message (several words are joined); left out or "-": read from standard input. '
+        "TEXT is visible to other processes and in shell history: pipe anything private in",
+    )  # fmt: skip
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--chat", metavar="NAME", default=None, help="continue (or start) the conversation with this title or id")
+    where.add_argument(
+        "--chat", metavar="NAME", default=None,
+        help="continue (or start) the conversation with this title or id (NAME is visible in the process list)",
+    )  # fmt: skip
     where.add_argument("--temporary", action="store_true", help="a temporary chat: nothing is stored or learned")
     parser.add_argument("--no-learn", action="store_true", help="do not learn from this exchange")
     parser.add_argument("--max-tokens", type=int, default=None, metavar="N", help="longest reply, in tokens")
@@ -45,6 +57,18 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def read_message(words: list[str], stdin=None) -> str:
+    """The message: TEXT joined, or standard input where TEXT is left out or is "-"."""
+    stdin = stdin if stdin is not None else sys.stdin
+    if words and words != ["-"]:
+        return " ".join(words)
+    if stdin is None:
+        return ""
+    if stdin.isatty():
+        _say("message (end with Ctrl+D on a line of its own):")
+    return stdin.read().strip()
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     import threading
@@ -52,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from assistant.session import Session
     from assistant.unlock import store_passphrase
 
-    text = " ".join(args.text)
+    text = read_message(args.text)
+    if not text:
+        _say("assistant ask: no message (give TEXT, or pipe it into standard input)")
+        return 2
     creating = not Session.exists()
     passphrase = store_passphrase(args.passphrase_file, creating=creating)
     session = Session.open(passphrase, create=creating, model_dir=args.model)
@@ -99,4 +126,5 @@ def run(args: argparse.Namespace) -> int:
                 _say(f"not learned: {status.last_event or status.state}")
         return 0
     finally:
+        report_damaged(session.damaged_records())
         session.close()

@@ -2,8 +2,10 @@
 
 Checked: the model folder (files present, config and weights fit, tokenizer loads), the data
 directory (owner, permissions, free space), the vault (present, readable; whether another
-assistant is running), your key-binding file, and the microphone and speech model. Nothing is
-unlocked and nothing is written. The exit status is 1 if anything failed."""
+assistant is running), the store (its database is there beside the key file and SQLite's check
+of every page passes; the keyed check is `assistant verify`), your key-binding file, and the
+microphone and speech model. Nothing is unlocked and nothing is written. The exit status is 1 if
+anything failed."""
 
 from __future__ import annotations
 

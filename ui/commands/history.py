@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ui.commands._unlock import UNLOCK_NOTE, add_passphrase_argument
+from ui.commands._unlock import UNLOCK_NOTE, add_passphrase_argument, report_damaged
 
 EXAMPLES = f"""\
 examples:
@@ -26,8 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from assistant.session import Session
     from assistant.unlock import store_passphrase
 
@@ -35,12 +33,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _show(session, args)
     finally:
-        damaged = session.damaged_records()
-        if damaged:
-            print(f"note: {len(damaged)} damaged record{'s' if len(damaged) != 1 else ''} left out "
-                  "(`assistant verify` lists them; `assistant verify --repair` drops them):", file=sys.stderr)
-            for line in damaged:
-                print(f"  {line}", file=sys.stderr)
+        report_damaged(session.damaged_records())
         session.close()
 
 

@@ -137,3 +137,15 @@ def test_a_block_local_run_exports_and_assembles_with_its_mixing_weights(tiny_ru
     ids = torch.randint(0, 96, (1, 11))
     with torch.no_grad():
         torch.testing.assert_close(model(ids)[0], reference(ids)[0])
+
+
+def test_a_re_export_keeps_the_cards_hand_written_fields(tiny_run, tmp_path):
+    run, s = tiny_run
+    convert.stage1(run, s, max_steps=1, progress=False, log=lambda *_: None)
+    out = convert.export_converted(run, tmp_path / "m", [1])
+    card = json.loads((out / "card.json").read_text())
+    card["status"] = {"text": "reviewed", "written_by": "hand"}
+    (out / "card.json").write_text(json.dumps(card))
+    convert.export_converted(run, out, [1])
+    again = json.loads((out / "card.json").read_text())
+    assert again["status"] == {"text": "reviewed", "written_by": "hand"} and again["conversion"]["stage1"]["steps"] == 1
