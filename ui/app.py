@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -34,6 +34,9 @@ from ui.screens.learning import LearningScreen
 from ui.screens.memory import MemoryScreen
 from ui.screens.unlock import UnlockScreen
 from ui.widgets.chat_input import ChatInput
+
+if TYPE_CHECKING:
+    from assistant.opener import SessionOpener
 
 THEMES = {"dark": "textual-dark", "light": "textual-light"}
 
@@ -74,7 +77,7 @@ class AssistantApp(App[int]):
 
     def __init__(
         self,
-        opener: Any,
+        opener: SessionOpener | None,
         *,
         session: SessionLike | None = None,
         passphrase: str | None = None,
@@ -352,7 +355,7 @@ def known_binding_ids() -> set[str]:
 
 
 def make_app(
-    opener: Any = None,
+    opener: SessionOpener | None = None,
     *,
     session: SessionLike | None = None,
     passphrase: str | None = None,

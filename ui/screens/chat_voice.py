@@ -7,7 +7,7 @@ waits on the UI and closing the screen cannot deadlock with it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -15,6 +15,9 @@ from assistant.errors import USER_ERRORS
 from ui.screens.base import SessionScreen
 from ui.widgets.chat_input import ChatInput
 from ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from assistant.voice.push_to_talk import PushToTalk
 
 
 class VoiceHooks(SessionScreen):
@@ -53,7 +56,7 @@ class VoiceHooks(SessionScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._talk: Any = None
+        self._talk: PushToTalk | None = None
 
     # --- listening ----------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from assistant.session.records import MessageInfo
+
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.reactive import reactive
@@ -49,7 +51,7 @@ class MessageView(Vertical):
     cut: reactive[bool] = reactive(False)
     """Whether the reply was stopped before it finished (shown under the text)."""
 
-    def __init__(self, role: str, text: str, *, label: str | None = None, cut: bool = False, message_id: Any = None) -> None:
+    def __init__(self, role: str, text: str, *, label: str | None = None, cut: bool = False, message_id: int | None = None) -> None:
         super().__init__(classes=f"-{role}")
         self.role = role
         self.message_id = message_id
@@ -103,8 +105,8 @@ class ChatLog(VerticalScroll):
         super().__init__(id=id, can_focus=True)
         self.assistant_label = assistant_label
 
-    async def show(self, messages: Iterable[Any], *, empty_text: str = "") -> None:
-        """Replace the log with `messages` (objects with role, text, cut and id)."""
+    async def show(self, messages: Iterable[MessageInfo], *, empty_text: str = "") -> None:
+        """Replace the log with `messages`."""
         messages = list(messages)
         await self.remove_children()
         views: list[Any] = []
@@ -113,7 +115,7 @@ class ChatLog(VerticalScroll):
             views.append(Static(Content(f"{hidden} earlier messages are not shown."), classes="hidden-count"))
             messages = messages[-SHOWN_MESSAGES:]
         for message in messages:
-            views.append(self._view(message.role, message.text, cut=bool(getattr(message, "cut", False)), message_id=getattr(message, "id", None)))
+            views.append(self._view(message.role, message.text, cut=message.cut, message_id=message.id))
         if not messages and empty_text:
             views.append(Static(Content(empty_text), classes="empty"))
         if views:
@@ -121,11 +123,11 @@ class ChatLog(VerticalScroll):
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
 
-    def _view(self, role: str, text: str, *, cut: bool = False, message_id: Any = None) -> MessageView:
+    def _view(self, role: str, text: str, *, cut: bool = False, message_id: int | None = None) -> MessageView:
         label = "You" if role == "user" else self.assistant_label
         return MessageView(role, text, label=label, cut=cut, message_id=message_id)
 
-    async def add(self, role: str, text: str, *, cut: bool = False, message_id: Any = None) -> MessageView:
+    async def add(self, role: str, text: str, *, cut: bool = False, message_id: int | None = None) -> MessageView:
         """Append one message (removing the empty-conversation hint) and keep the end in view."""
         for hint in self.query(".empty"):
             await hint.remove()
