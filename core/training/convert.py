@@ -564,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m core.training.convert RUN GGUF [--max-seconds S] [--steps N]` (the leg runner)."""
     import argparse
 
-    from core.gguf_reader import file_sha256
+    from core.digest import file_sha256
 
     ap = argparse.ArgumentParser(prog="python -m core.training.convert", description=main.__doc__)
     ap.add_argument("run", type=Path)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from core.digest import file_sha256
 from core.errors import ModelError
 from core.template import END, ROLE_TOKENS, clean_text, render_chat
 from core.training import dialogues
@@ -296,7 +297,7 @@ def build_corpus(
         "with_answer": sum(c["answer"] is not None for c in cases),
         "absent": sum(c["answer"] is None for c in cases),
     }
-    manifest["files"] = {name: _sha256(out / name) for name in FILES if name != "manifest.json"}
+    manifest["files"] = {name: file_sha256(out / name) for name in FILES if name != "manifest.json"}
     _write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return manifest
 
@@ -392,14 +393,6 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:

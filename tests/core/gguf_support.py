@@ -137,7 +137,7 @@ def make_tiny_run(tmp_path: Path):
 
     from safetensors.torch import save_file
 
-    from core.gguf_reader import file_sha256
+    from core.digest import file_sha256
     from core.training import convert
 
     gguf = write_llama_gguf(tiny_llama(vocab_size=264), tmp_path / "tiny.gguf")
