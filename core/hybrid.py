@@ -54,7 +54,7 @@ from torch import nn
 
 from core.lfm2 import MLP, Attention, LayerState, Lfm2LM, RMSNorm, attention_cache, check_attention_sizes, config_digest
 from core.lora import LoRALinear
-from core.model import matrix_scan
+from core.model import chunk_states, matrix_scan
 
 MODEL_TYPE = "liquid-hybrid"
 LAYER_KINDS = ("attention", "liquid")
@@ -296,15 +296,7 @@ def local_scan(
     log_a = log_a.reshape(*lk, c, block)
     v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # (*lk, c, l, e+1)
     A = torch.cumsum(log_a, dim=-1)  # (*lk, c, l)
-    to_end = torch.exp(A[..., -1:] - A) * -torch.expm1(log_a)  # (*lk, c, l)
-    dS = (fk * to_end.unsqueeze(-1)).transpose(-1, -2) @ v1  # (*lk, c, f, e+1)
-    chunk_decay = torch.exp(A[..., -1])  # (*lk, c)
-    S = S0.to(q.dtype)
-    starts = []
-    for i in range(c):
-        starts.append(S)
-        S = chunk_decay[..., i, None, None] * S + dS[..., i, :, :]
-    S_starts = torch.stack(starts, dim=-3)  # (*lk, c, f, e+1)
+    S_starts, S = chunk_states(fk, v1, -torch.expm1(log_a), A, S0.to(q.dtype))  # (*lk, c, f, e+1), (*lk, f, e+1)
     lin = torch.exp(A).unsqueeze(-1) * (fq @ S_starts)  # (*lq, c, l, e+1)
     causal = torch.ones(block, block, dtype=torch.bool, device=q.device).tril()
     scores = (q @ k.transpose(-1, -2)) / math.sqrt(e)  # (*lq, c, l, l)

@@ -127,6 +127,24 @@ def diagonal_scan(
     return out, out[:, -1]
 
 
+def chunk_states(
+    k: torch.Tensor, v: torch.Tensor, w: torch.Tensor, A: torch.Tensor, S: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The state at the start of every chunk and after the last, for S_t = a_t S_{t-1} + w_t k_t v_t^T.
+
+    k (*lk, c, l, k), v (*lk, c, l, v), w (*lk, c, l) the write weights (1 - a), A (*lk, c, l) the
+    cumulative log decay inside each chunk, S (*lk, k, v) the state before the first chunk.
+    Returns (S_starts (*lk, c, k, v), S_end (*lk, k, v))."""
+    to_end = torch.exp(A[..., -1:] - A) * w  # (*lk, c, l): what each step still weighs at its chunk's end
+    dS = (k * to_end.unsqueeze(-1)).transpose(-1, -2) @ v  # (*lk, c, k, v): what each chunk adds
+    chunk_decay = torch.exp(A[..., -1])  # (*lk, c)
+    starts = []
+    for i in range(k.shape[-3]):
+        starts.append(S)
+        S = chunk_decay[..., i, None, None] * S + dS[..., i, :, :]
+    return torch.stack(starts, dim=-3), S
+
+
 def matrix_scan(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, log_a: torch.Tensor, S0: torch.Tensor | None, chunk: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,16 +174,8 @@ def matrix_scan(
     seg = (A.unsqueeze(-1) - A.unsqueeze(-2)).masked_fill(~causal, float("-inf"))  # (*lk, c, l_t, l_s)
     scores = (q @ k.transpose(-1, -2)) * torch.exp(seg) * w.unsqueeze(-2)  # (*lq, c, l, l)
     o = scores @ v  # (*lq, c, l, v)
-    # what each chunk adds to the state by its end
-    to_end = torch.exp(A[..., -1:] - A) * w  # (*lk, c, l)
-    dS = (k * to_end.unsqueeze(-1)).transpose(-1, -2) @ v  # (*lk, c, k, v)
-    chunk_decay = torch.exp(A[..., -1])  # (*lk, c)
     S = q.new_zeros(*lk, dk, dv) if S0 is None else S0.to(q.dtype)
-    starts = []
-    for i in range(c):
-        starts.append(S)
-        S = chunk_decay[..., i, None, None] * S + dS[..., i, :, :]
-    S_starts = torch.stack(starts, dim=-3)  # (*lk, c, k, v)
+    S_starts, S = chunk_states(k, v, w, A, S)
     o = o + torch.exp(A).unsqueeze(-1) * (q @ S_starts)
     # padded steps have log_a = 0 (a = 1) and w = 0, so S passes through them unchanged
     return o.reshape(*lq, c * chunk, dv)[..., :t, :], S
