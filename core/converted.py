@@ -93,8 +93,9 @@ def merge_delta(tensors: dict[str, torch.Tensor], delta: dict[str, torch.Tensor]
     return new
 
 
-def load_converted(folder: str | Path, *, with_tokenizer: bool = True, gguf: str | Path | None = None, **over):
-    """Assemble a converted model (fp32, eval mode) from its folder and its source GGUF."""
+def load_converted(folder: str | Path, *, with_tokenizer: bool = True, gguf: str | Path | None = None, source=None, **over):
+    """Assemble a converted model (fp32, eval mode) from its folder and its source GGUF (`source`:
+    the GGUF already read with core.gguf_reader, left unchanged, for a caller that needs it too)."""
     from safetensors.torch import load_file
 
     from core.gguf_reader import read_llama_gguf
@@ -104,8 +105,7 @@ def load_converted(folder: str | Path, *, with_tokenizer: bool = True, gguf: str
     cfg = read_config(folder)
     for key, value in over.items():
         setattr(cfg, key, value)
-    path = Path(gguf) if gguf else locate_source(cfg.source)
-    g = read_llama_gguf(path)
+    g = source if source is not None else read_llama_gguf(Path(gguf) if gguf else locate_source(cfg.source))
     delta_path = folder / DELTA
     if not delta_path.is_file():
         raise ModelFilesError(f"{delta_path} is missing: the converted model's own weights")

@@ -49,8 +49,8 @@ def measure(folder, *, contexts=CONTEXTS, steps: int = 64, modes=("eager", "int8
 
     torch.manual_seed(0)
     log("loading the converted model and its source")
-    student, _ = load_converted(folder, with_tokenizer=False)
-    g = read_llama_gguf(locate_source(read_config(Path(folder)).source))
+    g = read_llama_gguf(locate_source(read_config(Path(folder)).source))  # read once, for both models
+    student, _ = load_converted(folder, with_tokenizer=False, source=g)
     teacher = build_from_source(HybridConfig.from_llama(g.config, attention_window=max(contexts) + steps + 8), g.tensors)
     del g
     vocab = student.cfg.vocab_size
