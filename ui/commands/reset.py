@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ui.commands._confirm import typed_confirmation
+
 CONFIRM_WORD = "reset"
 
 EXAMPLES = """\
@@ -30,13 +32,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"nothing to reset: there is no store in {directory}")
         return 0
     if not args.yes:
-        if sys.stdin is None or not sys.stdin.isatty():
-            print("assistant reset: refusing without confirmation; run it in a terminal or pass --yes", file=sys.stderr)
-            return 2
-        answer = input(f'This destroys everything the assistant knows, for good. Type "{CONFIRM_WORD}" to continue: ')
-        if answer.strip() != CONFIRM_WORD:
-            print("not reset: nothing was changed")
-            return 1
+        status = typed_confirmation(
+            "assistant reset: refusing without confirmation; run it in a terminal or pass --yes",
+            f'This destroys everything the assistant knows, for good. Type "{CONFIRM_WORD}" to continue: ',
+            CONFIRM_WORD,
+            "not reset: nothing was changed",
+        )
+        if status is not None:
+            return status
     for warning in reset_data(directory):
         print(f"warning: {warning}", file=sys.stderr)
     print(f"reset: the keys were destroyed and the store in {directory} was deleted")

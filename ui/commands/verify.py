@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ui.commands._confirm import typed_confirmation
 from ui.commands._unlock import UNLOCK_NOTE, add_passphrase_argument
 
 CONFIRM_WORD = "repair"
@@ -53,13 +54,14 @@ def run(args: argparse.Namespace) -> int:
             print("\nnothing was changed; `assistant verify --repair` drops the damaged records and accepts the rest", file=sys.stderr)
             return 1
         if not args.yes:
-            if sys.stdin is None or not sys.stdin.isatty():
-                print("assistant verify: refusing to repair without confirmation; run it in a terminal or pass --yes", file=sys.stderr)
-                return 2
-            answer = input(f'Drop {len(found.damaged)} damaged records and accept the store as it is then? Type "{CONFIRM_WORD}": ')
-            if answer.strip() != CONFIRM_WORD:
-                print("not repaired: nothing was changed")
-                return 1
+            status = typed_confirmation(
+                "assistant verify: refusing to repair without confirmation; run it in a terminal or pass --yes",
+                f'Drop {len(found.damaged)} damaged records and accept the store as it is then? Type "{CONFIRM_WORD}": ',
+                CONFIRM_WORD,
+                "not repaired: nothing was changed",
+            )
+            if status is not None:
+                return status
         dropped = repair_store(store, found.damaged)
         after = verify_store(store)
     print(f"repaired: {dropped} damaged record{'s' if dropped != 1 else ''} dropped; the store was recorded as it is now")
