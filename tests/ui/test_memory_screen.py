@@ -138,7 +138,8 @@ async def test_export_asks_for_its_passphrase_twice_and_writes_the_file(seeded, 
         await pilot.press("x")
         await fill_export(app, target, "export pass", "export typo")
         await pilot.click("#ok")
-        assert "differ" in str(app.screen.query_one(".error", Static).render())
+        error = app.screen.query_one(".error", Static)
+        await wait_until(pilot, lambda: "differ" in str(error.render()))
         await fill_export(app, target, "export pass", "export pass")
         await pilot.pause(BUTTON_REST)
         await pilot.click("#ok")
@@ -158,7 +159,7 @@ async def test_a_plaintext_export_is_confirmed_explicitly(seeded, new_app, tmp_p
         await fill_export(app, target, "", "")
         app.screen.query_one("#plaintext", Checkbox).value = True
         await pilot.click("#ok")
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert "unencrypted" in str(app.screen.query_one(".title", Static).render())
         await pilot.press("escape")
         await settle(pilot)
@@ -176,7 +177,8 @@ async def test_import_replacing_is_confirmed_and_a_wrong_passphrase_changes_noth
         app.screen.query_one("#path", Input).value = str(export)
         app.screen.query_one("#passphrase", Input).value = "wrong"
         await pilot.click("#ok")
-        assert isinstance(app.screen, ConfirmDialog)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await settle(pilot)
         await pilot.click("#confirm")
         await settle(pilot)
         assert any(n.startswith("Import failed, nothing was changed") for n in notifications(app))
@@ -186,6 +188,8 @@ async def test_import_replacing_is_confirmed_and_a_wrong_passphrase_changes_noth
         app.screen.query_one("#path", Input).value = str(export)
         app.screen.query_one("#passphrase", Input).value = "right"
         await pilot.click("#ok")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await settle(pilot)
         await pilot.click("#confirm")
         await settle(pilot)
         assert cells(app, "memories") == ["Imported fact."]
@@ -197,10 +201,12 @@ async def test_reset_requires_typing_reset_and_starts_over(seeded, new_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await open_memory(pilot)
         await pilot.click("#reset")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         dialog = app.screen
-        assert isinstance(dialog, ConfirmDialog)
+        await settle(pilot)
         await pilot.click("#confirm")
-        assert 'Type "reset"' in str(dialog.query_one(".error", Static).render())
+        error = dialog.query_one(".error", Static)
+        await wait_until(pilot, lambda: 'Type "reset"' in str(error.render()))
         assert FakeSession.exists()
         dialog.query_one("#word", Input).value = "reset"
         await pilot.pause(BUTTON_REST)
