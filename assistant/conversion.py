@@ -84,3 +84,55 @@ def export(run: Path, out: Path, attention: str | None) -> Path:
 def _need(path: Path, what: str) -> None:
     if not path.is_file():
         raise AssistantError(f"{path} not found: {what}")
+
+
+def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bool, log) -> dict:
+    """The converted model beside its teacher (full attention) and `baseline`, on held-out text:
+    core/training/quality.py's measurements; `write_card` records them in FOLDER/card.json."""
+    import time
+
+    from core.checkpoint import load_model
+    from core.converted import load_converted, locate_source, read_config
+    from core.gguf_reader import read_llama_gguf
+    from core.hybrid import HybridConfig, build_from_source
+    from core.training import quality
+
+    _need(folder / "config.json", "give a converted model folder (assistant convert export writes one)")
+    log("loading the converted model and its teacher")
+    g = read_llama_gguf(locate_source(read_config(folder).source))
+    student, tok = load_converted(folder, source=g)
+    # full attention over everything the evaluation reads (2,048-token windows, short chats)
+    teacher = build_from_source(HybridConfig.from_llama(g.config, attention_window=4096), g.tensors)
+    del g
+    models = [quality.Scored("converted", student, tok), quality.Scored("teacher", teacher, tok)]
+    if baseline is not None:
+        model, btok = load_model(baseline)
+        models.append(quality.Scored(baseline.name, model, btok))
+    sizes = {"text_bytes": 6_000, "memory_cases": 12, "absent_cases": 6, "samples": False} if quick else {}
+    result = quality.compare(models, log=log, **sizes)
+    result["models"] = {"converted": str(folder), "teacher": f"{read_config(folder).source.get('file')} (full attention)"}
+    if baseline is not None:
+        result["models"][baseline.name] = str(baseline)
+    result["command"] = f"assistant convert evaluate --model {folder}" + (f" --baseline {baseline}" if baseline else "") + (" --quick" if quick else "")
+    if write_card:
+        card_path = folder / "card.json"
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card["quality"] = {
+            "measured_by": result["command"],
+            "date": time.strftime("%Y-%m-%d"),
+            "text_bytes": result["text_bytes"],
+            "bits_per_byte": result["bits_per_byte"],
+            "general": {k: {"correct": v["correct"], "total": v["total"]} for k, v in result["general"].items()},
+            "general_replies": {k: v["replies"] for k, v in result["general"].items() if k != "teacher"},
+            "memory": {k: {n: x for n, x in v.items() if n != "failures"} for k, v in result.get("memory", {}).items()},
+            "samples": result.get("samples", {}),
+        }
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return result
+
+
+def summary_rows(result: dict) -> list[tuple[str, dict[str, str]]]:
+    """`evaluate`'s result as (measure, {model: figure}) rows."""
+    from core.training.quality import summary_rows as rows
+
+    return rows(result)

@@ -254,8 +254,10 @@ def source_path(s: ConvertSettings) -> Path:
 
 
 def load_teacher(s: ConvertSettings, window: int | None = None) -> tuple[LlamaGguf, HybridLM]:
+    """The source with full attention over the longest window the run reads (the cache is
+    allocated at its window's size on every forward: 2^16 slots cost 6 GB at batch 2)."""
     g = read_llama_gguf(source_path(s))
-    cfg = HybridConfig.from_llama(g.config, attention_window=window or 1 << 16)
+    cfg = HybridConfig.from_llama(g.config, attention_window=window or max(s.seq_len, s.kd_seq_len) + 1)
     return g, build_from_source(cfg, g.tensors)
 
 
@@ -481,7 +483,7 @@ def placement(run: Path, *, shares: tuple[int, ...] = (10,), windows: int = 12, 
     Candidates for each k: the k layers stage 1 found hardest to make liquid (highest held-out
     error), the k spread evenly, and the k easiest (a control: it should measure worst)."""
     s = ConvertSettings(**json.loads((run / "settings.json").read_text()))
-    g, teacher = load_teacher(s)
+    g, teacher = load_teacher(s, window=seq_len + 1)
     val = load_file(str(run / "tokens.safetensors"))["val"]
     w = eval_windows(val, seq_len + 1, windows)
     errors = json.loads((run / "stage1" / "trainer.json").read_text())["history"][-1]["val"]
@@ -556,6 +558,14 @@ def export_converted(run: Path, out: Path, attention_layers: list[int], *, card:
         "legs": record["legs"], "settings": {k: v for k, v in asdict(s).items() if k not in ("gguf",)},
         "final_val_layer_errors": record["history"][-1]["val"] if record["history"] else None,
     }
+    kd = run / "stage2" / "trainer.json"
+    if kd.is_file() and sorted(s.attention_layers) == sorted(attention_layers):
+        record = json.loads(kd.read_text())
+        card["conversion"]["stage2"] = {
+            "steps": record["step"], "tokens_seen": record["tokens_seen"], "wall_seconds": round(record.get("wall_seconds", 0.0)),
+            "legs": record["legs"], "history": record["history"],
+            "settings": {k: v for k, v in asdict(s).items() if k.startswith("kd_") or k == "attention_layers"},
+        }
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return out
 

@@ -62,11 +62,13 @@ def greedy_reply(
     return "".join(gen.stream(ids, None, settings, contrast_ids=contrast))
 
 
-def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_tokens: int = 40) -> dict:
+def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_tokens: int = 40, plain: bool = True) -> dict:
     """Share of held-out cases answered with the right value from the <|memory|> block, and how
     often the value appears anyway when the block is removed (invented), and how often the model
     says it does not know when the block lacks the answer. Replies are decoded as the assistant
-    decodes them (memory contrast on); `correct_with_block_plain` is the share without contrast."""
+    decodes them (memory contrast on); `correct_with_block_plain` is the share without contrast
+    (left out, None, when `plain` is false). A reply that does not abstain when the block lacks the
+    answer gives a value of its own: `invented_when_absent`."""
     hit = plain_hit = invented = present = abstained = absent = 0
     failures = []
     for case in cases:
@@ -78,7 +80,8 @@ def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_toke
             answer = case["answer"].lower()
             ok = answer in with_block.lower()
             hit += ok
-            plain_hit += answer in greedy_reply(model, tok, messages, case["memory"], max_tokens, memory_contrast=0.0).lower()
+            if plain:
+                plain_hit += answer in greedy_reply(model, tok, messages, case["memory"], max_tokens, memory_contrast=0.0).lower()
             if not ok and len(failures) < 10:
                 failures.append({"question": case["question"], "answer": case["answer"], "reply": with_block})
             without = greedy_reply(model, tok, messages, None, max_tokens)
@@ -89,11 +92,12 @@ def memory_eval(model: LiquidLM, tok: Tokenizer, cases: Iterable[dict], max_toke
     return {
         "cases_with_answer": present,
         "correct_with_block": round(hit / max(present, 1), 4),
-        "correct_with_block_plain": round(plain_hit / max(present, 1), 4),
+        "correct_with_block_plain": round(plain_hit / max(present, 1), 4) if plain else None,
         "memory_contrast": SamplingSettings().memory_contrast,
         "invented_without_block": round(invented / max(present, 1), 4),
         "cases_without_answer": absent,
         "says_unknown_when_absent": round(abstained / max(absent, 1), 4),
+        "invented_when_absent": round(1 - abstained / absent, 4) if absent else None,
         "failures": failures,
     }
 

