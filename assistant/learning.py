@@ -401,7 +401,7 @@ class LearningScheduler:
         seen = int(self.store.get_setting(SEEN, 0)) + 1
         self.store.set_setting(SEEN, seen)
         ids = self.store.replay_ids()
-        while len(ids) > capacity:  # the capacity was lowered: the oldest go first
+        while len(ids) > capacity:  # the capacity was lowered: drop in id order (random ids: a uniform sample stays one)
             self.store.delete_replay_item(ids.pop(0))
         if len(ids) == capacity:
             slot = rng.randrange(seen)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from assistant import paths
 from assistant.unlock import Prompt, store_passphrase
-from memory.archive import read_export, write_export, write_plaintext_export
+from memory.archive import read_export, write_export
+from memory.plaintext import write_plaintext_export
 from memory.crypto import DESIGN_KDF, KdfParams
+from memory.embed import load_default_embedder
 from memory.errors import (
     CorruptRecord,
     ExportAuthError,
@@ -93,8 +95,13 @@ def vault_exists(directory: Path | None = None) -> bool:
 
 def open_store(directory: Path | None = None, *, passphrase: str | None = None, accept_damage: bool = False) -> Store:
     """The data directory's store, open and still locked (raises `InstanceLocked` if in use);
-    unlocked where `passphrase` is given and a key file exists (a wrong one writes nothing)."""
-    return Store.open(_directory(directory), passphrase=passphrase, accept_damage=accept_damage)
+    unlocked where `passphrase` is given and a key file exists (a wrong one writes nothing).
+
+    Recall fuses BM25 with the default sentence-embedding model (`memory.embed`, loaded on the
+    first recall or write), or uses BM25 alone, with a one-line notice, where it is not installed."""
+    store = Store.open(_directory(directory), passphrase=passphrase, accept_damage=accept_damage)
+    store.use_embedder(load_default_embedder)
+    return store
 
 
 def unlock_store(

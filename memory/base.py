@@ -11,6 +11,7 @@ several threads (one re-entrant lock serialises them).
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -42,8 +43,9 @@ from memory.files import private_dir
 from memory.integrity import Integrity, Problem, refuse_missing_database
 from memory.lock import InstanceLock
 from memory.recall import RecallIndex
-from memory.records import Change, Sources
+from memory.records import Change
 from memory.sqlite import Rows, checkpoint, connect, side_files, translated
+from memory.unlearning import UnlearningMixin
 from memory.vault import VAULT_FILE, Vault
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ STORE_FILE = "store.db"
 RECORD_EVERY_S = 1.0  # the key file hears of the database's counter at most this often (and at lock/close)
 KEY_CHECK = b"assistant-store-key-check-v1"
 _CHUNK = 500  # ids per `IN (...)` clause
+ID_SPACE = 2**31 - 1  # random row ids are drawn from [1, ID_SPACE] (JSON-safe, 10 digits at most)
 _EDITABLE_TEXT = frozenset({"conversations", "messages", "memories"})
 
 
@@ -82,7 +85,7 @@ class _Pending:
         self.deleted, self.reindex = mark[2], mark[3]
 
 
-class StoreBase:
+class StoreBase(UnlearningMixin):
     """Lifecycle, keys, transactions and row access; the record methods live in mixins."""
 
     def __init__(self, directory: Path, db: Any, lock: InstanceLock, vault: Vault) -> None:
@@ -514,8 +517,30 @@ class StoreBase:
             raise translated(exc, self.path) from None
 
     def _next_id(self, table: str) -> int:
-        row = self._execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
-        return (row[0] if row else 0) + 1
+        """The id for a new row of `table` (see `_next_ids`)."""
+        return self._next_ids(table, 1)[0]
+
+    def _next_ids(self, table: str, n: int) -> list[int]:
+        """Ids for `n` new rows of `table`, none of them in use.
+
+        In `migrations.RANDOM_ID_TABLES` (conversations, messages, memories, replay items) each is
+        drawn uniformly from [1, ID_SPACE] by the CSPRNG: the ids present are then a uniformly
+        random set whatever was deleted before, so neither a gap nor the largest id tells that
+        (or how many) rows were deleted. Their order is sealed inside the rows instead (messages:
+        `memory.chats`). Adapter versions and log events keep counting up (AUTOINCREMENT): a
+        version number is the name the user sees and a state's tag, and must never be reused.
+        """
+        if table not in migrations.RANDOM_ID_TABLES:
+            row = self._execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+            top = self._execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+            start = max(row[0] if row else 0, top or 0) + 1
+            return list(range(start, start + n))
+        ids: list[int] = []
+        while len(ids) < n:
+            ident = secrets.randbelow(ID_SPACE) + 1
+            if ident not in ids and self._execute(f"SELECT 1 FROM {table} WHERE id = ?", [ident]).fetchone() is None:
+                ids.append(ident)
+        return ids
 
     def _row(self, table: str, key: str, ident: Any, columns: str) -> tuple[Any, ...]:
         row = self._execute(f"SELECT {columns} FROM {table} WHERE {key} = ?", [ident]).fetchone()
@@ -535,66 +560,3 @@ class StoreBase:
         ids = sorted(set(ids))
         for chunk in _chunks(ids):
             self._execute(f"DELETE FROM {table} WHERE {key} IN ({_marks(len(chunk))})", chunk)
-
-    def _sources_of(self, table: str, key: str, ident: int) -> Sources:
-        groups: dict[str, set[int]] = {"message": set(), "memory": set(), "replay": set()}
-        for kind, source_id in self._execute(f"SELECT kind, source_id FROM {table} WHERE {key} = ?", [ident]):
-            groups[kind].add(source_id)
-        return Sources(frozenset(groups["message"]), frozenset(groups["memory"]), frozenset(groups["replay"]))
-
-    def _put_sources(self, table: str, key: str, ident: int, sources: Sources) -> None:
-        rows = [("message", i) for i in sources.message_ids] + [("memory", i) for i in sources.memory_ids]
-        if table == "adapter_sources":
-            rows += [("replay", i) for i in sources.replay_ids]
-        self._db.conn.executemany(
-            f"INSERT OR IGNORE INTO {table} ({key}, kind, source_id) VALUES (?, ?, ?)",
-            [(ident, kind, int(source_id)) for kind, source_id in rows],
-        )
-
-    def _sealed_sources(self, table: str) -> Iterator[tuple[int, Sources | None]]:
-        """(id, sources) of every adapter version or replay item, from the copy sealed in its payload.
-
-        None for a record whose payload does not open or has no sources: nothing proves what it
-        learned from.
-        """
-        codec = self._require_codec()
-        field = "seen" if table == "adapter_versions" else "sources"
-        for ident, payload in self._execute(f"SELECT id, payload FROM {table}").fetchall():
-            try:
-                yield ident, Sources.from_json(codec.open_json(table, ident, payload)[field])
-            except (CorruptRecord, KeyError, ValueError):
-                yield ident, None
-
-    def _unlearn(self, message_ids: Iterable[int], memory_ids: Iterable[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Delete replay items derived from the given sources and adapter versions that saw any of them.
-
-        Both the link tables (a plaintext index) and the source ids sealed inside each record's
-        payload are consulted, so deleting a link row from the database cannot make a deletion keep
-        what was learned from it. A record whose payload cannot be read is removed too: nothing
-        shows it did not learn from the deleted items (it could not be used anyway).
-        """
-        message_ids, memory_ids = [int(i) for i in message_ids], [int(i) for i in memory_ids]
-        replay: set[int] = set()
-        adapters: set[int] = set()
-        for kind, ids in (("message", message_ids), ("memory", memory_ids)):
-            replay |= self._ids_where(
-                "SELECT replay_id FROM replay_sources WHERE kind = ? AND source_id IN ({ids})", ids, kind
-            )
-            adapters |= self._ids_where(
-                "SELECT adapter_id FROM adapter_sources WHERE kind = ? AND source_id IN ({ids})", ids, kind
-            )
-        if message_ids or memory_ids:
-            gone = Sources(frozenset(message_ids), frozenset(memory_ids))
-            replay |= {i for i, seen in self._sealed_sources("replay_items") if seen is None or seen.intersects(gone)}
-            gone = Sources(gone.message_ids, gone.memory_ids, frozenset(replay))
-            adapters |= {i for i, seen in self._sealed_sources("adapter_versions") if seen is None or seen.intersects(gone)}
-        adapters |= self._ids_where(
-            "SELECT adapter_id FROM adapter_sources WHERE kind = ? AND source_id IN ({ids})", replay, "replay"
-        )
-        self._delete_ids("replay_items", replay)
-        self._delete_ids("adapter_versions", adapters)
-        if replay:
-            self._changed("replay_items", "deleted", *sorted(replay))
-        if adapters:
-            self._changed("adapter_versions", "deleted", *sorted(adapters))
-        return tuple(sorted(replay)), tuple(sorted(adapters))

@@ -1,15 +1,26 @@
-"""Conversations, their messages and their recurrent states."""
+"""Conversations, their messages and their recurrent states.
+
+Message ids are random (`StoreBase._next_ids`), so a message's place in time is sealed inside it:
+`order`, taken from a counter sealed in `meta` (`ORDER_KEY`). Lists sort by it; a message written
+before this was kept has none and is placed by its id (those ids counted up in order, and the
+counter starts above them).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from memory.base import StoreBase
 from memory.codec import RowCodec
 from memory.errors import CorruptRecord
-from memory.forgetting import drop_states_that_read, states_read
+from memory.forgetting import drop_states_after_edit, drop_states_that_read, states_read
 from memory.migrations import link_of
 from memory.records import Conversation, Deletion, Message, RecurrentState, Sources
+
+ORDER_KEY = "message_order"
+"""The `meta` row holding (sealed) the place the next message takes in the order of all messages."""
 
 
 class ChatsMixin(StoreBase):
@@ -91,31 +102,76 @@ class ChatsMixin(StoreBase):
                 self._index_remove("message", ident)
             self._changed("messages", "deleted", *message_ids)
             self._changed("conversations", "deleted", conversation_id)
-        return Deletion(
+            kept = self._delete_memories_kept_from(message_ids)
+        return _with_memories(Deletion(
             conversations=(conversation_id,),
             messages=tuple(message_ids),
             replay_items=replay,
             adapter_versions=adapters,
             states=((conversation_id,) if had_state else ()) + tuple(others),
-        )
+        ), kept)
 
     # === messages ============================================================================
 
     def _message(self, codec: RowCodec, ident: int, conversation_id: int, payload: bytes) -> Message:
+        return self._placed_message(codec, ident, conversation_id, payload)[1]
+
+    def _placed_message(self, codec: RowCodec, ident: int, conversation_id: int, payload: bytes) -> tuple[int, Message]:
+        """(its place in the order of all messages, the message)."""
         # The conversation is in the associated data: a message moved by SQL fails here.
         obj = codec.open_json("messages", ident, payload, link=link_of("messages", conversation_id))
         try:
-            return Message(
+            place = obj.get("order", ident)  # written before places were kept: its id counted up in order
+            if type(place) is not int:
+                raise TypeError("order must be an integer")
+            return place, Message(
                 ident, conversation_id, str(obj["role"]), str(obj["text"]), float(obj["created"]), bool(obj["cut"])
             )
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             raise CorruptRecord("messages", ident, "payload", "has an unexpected shape") from None
 
-    def _put_message(self, codec: RowCodec, msg: Message, insert: bool) -> None:
+    def _in_order(
+        self, codec: RowCodec, rows: Iterable[tuple[Any, ...]], skipped: list[CorruptRecord] | None
+    ) -> list[Message]:
+        """The readable messages of `rows` (id, conversation id, payload), oldest first."""
+        placed = self._readable(rows, lambda *row: self._placed_message(codec, *row), skipped)
+        return [msg for _, msg in sorted(placed, key=lambda pm: (pm[0], pm[1].id))]
+
+    def _next_place(self, codec: RowCodec, *, take: bool) -> int:
+        """The place the next message takes (and, with `take`, count it as taken).
+
+        Where the counter is missing or unreadable (a new store; after a rekey, which copies only
+        the user's tables; damage) it starts again above every readable message's place.
+        """
+        row = self._execute("SELECT value FROM meta WHERE key = ?", [ORDER_KEY]).fetchone()
+        place = None
+        if row is not None:
+            try:
+                place = int(codec.open("meta", "value", ORDER_KEY, row[0]).decode("ascii"))
+            except (CorruptRecord, UnicodeDecodeError, ValueError):
+                place = None
+        if place is None:
+            place = 1
+            for ident, conversation_id, payload in self._execute("SELECT id, conversation_id, payload FROM messages").fetchall():
+                try:
+                    place = max(place, self._placed_message(codec, ident, conversation_id, payload)[0] + 1)
+                except CorruptRecord:
+                    continue
+        if take:
+            self._execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [ORDER_KEY, codec.seal("meta", "value", ORDER_KEY, str(place + 1).encode("ascii"))],
+            )
+        return place
+
+    def _put_message(self, codec: RowCodec, msg: Message, insert: bool, place: int | None = None) -> None:
+        """Write a message; a new one takes the next place unless `place` is given."""
+        if place is None:
+            place = self._next_place(codec, take=True)
         payload = codec.seal_json(
             "messages",
             msg.id,
-            {"role": msg.role, "text": msg.text, "created": msg.created, "cut": msg.cut},
+            {"role": msg.role, "text": msg.text, "created": msg.created, "cut": msg.cut, "order": place},
             link=link_of("messages", msg.conversation_id),
         )
         if insert:
@@ -169,10 +225,13 @@ class ChatsMixin(StoreBase):
 
     def get_message(self, message_id: int) -> Message:
         """One message; `RecordNotFound` if there is none."""
+        return self._get_placed_message(message_id)[1]
+
+    def _get_placed_message(self, message_id: int) -> tuple[int, Message]:
         with self._lock:
             codec = self._require_codec()
             conversation_id, payload = self._row("messages", "id", message_id, "conversation_id, payload")
-            return self._message(codec, message_id, conversation_id, payload)
+            return self._placed_message(codec, message_id, conversation_id, payload)
 
     def list_messages(self, conversation_id: int, *, skipped: list[CorruptRecord] | None = None) -> list[Message]:
         """A conversation's readable messages, oldest first (damaged ones left out, as in
@@ -180,9 +239,9 @@ class ChatsMixin(StoreBase):
         with self._lock:
             codec = self._require_codec()
             rows = self._execute(
-                "SELECT id, payload FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id]
+                "SELECT id, conversation_id, payload FROM messages WHERE conversation_id = ?", [conversation_id]
             ).fetchall()
-            return self._readable(rows, lambda i, p: self._message(codec, i, conversation_id, p), skipped)
+            return self._in_order(codec, rows, skipped)
 
     def count_messages(self, conversation_id: int | None = None) -> int:
         """How many messages (in one conversation, or in all)."""
@@ -195,11 +254,13 @@ class ChatsMixin(StoreBase):
     def update_message(self, message_id: int, *, text: str | None = None, cut: bool | None = None) -> Message:
         """Change a message's text or `cut` flag (for example when an interrupted reply is kept).
 
-        What was learned from the old text is not unlearned here; call `unlearn` for that.
+        A new text drops every saved state that may have read the old one (`memory.forgetting`):
+        its conversation's state if saved after the message was written, and the states that
+        recalled it. What was learned from the old text is not unlearned here; call `unlearn` for that.
         """
         with self.transaction():
             codec = self._require_codec()
-            old = self.get_message(message_id)
+            place, old = self._get_placed_message(message_id)
             msg = Message(
                 old.id,
                 old.conversation_id,
@@ -208,8 +269,10 @@ class ChatsMixin(StoreBase):
                 old.created,
                 old.cut if cut is None else bool(cut),
             )
-            self._put_message(codec, msg, insert=False)
+            self._put_message(codec, msg, insert=False, place=place)
             self._changed("messages", "updated", msg.id)
+            if msg.text != old.text:
+                drop_states_after_edit(self, msg.id, msg.conversation_id, place)
         return msg
 
     def delete_message(self, message_id: int) -> Deletion:
@@ -229,12 +292,13 @@ class ChatsMixin(StoreBase):
             self._changed("messages", "deleted", message_id)
             if had_state:
                 self._changed("states", "deleted", conversation_id)
-        return Deletion(
+            kept = self._delete_memories_kept_from([message_id])
+        return _with_memories(Deletion(
             messages=(message_id,),
             replay_items=replay,
             adapter_versions=adapters,
             states=((conversation_id,) if had_state else ()) + tuple(others),
-        )
+        ), kept)
 
     # === recurrent states ====================================================================
 
@@ -266,19 +330,21 @@ class ChatsMixin(StoreBase):
                     before = dict(states_read(self)).get(conversation_id)
                     known = None if before is None or known is None else known | before
             state = RecurrentState(conversation_id, bytes(data), str(tag), now, known)
-            meta: dict[str, object] = {"tag": state.tag, "updated": now}
-            if known is not None:
-                meta["read"] = known.to_json()
-            self._execute(
-                "INSERT OR REPLACE INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",
-                [
-                    conversation_id,
-                    codec.seal_json("states", conversation_id, meta),
-                    codec.seal("states", "blob", conversation_id, state.data),
-                ],
-            )
+            self._put_state(codec, state, replace=True)
             self._changed("states", "updated", conversation_id)
         return state
+
+    def _put_state(self, codec: RowCodec, state: RecurrentState, *, replace: bool) -> None:
+        """Write a state row: its tag, what else it read (`read`, None: unknown) and `upto`, the
+        next message's place at this moment (the state may have read any message placed before)."""
+        meta: dict[str, object] = {"tag": state.tag, "updated": state.updated, "upto": self._next_place(codec, take=False)}
+        if state.read is not None:
+            meta["read"] = state.read.to_json()
+        cid = state.conversation_id
+        self._execute(
+            f"INSERT {'OR REPLACE ' if replace else ''}INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",
+            [cid, codec.seal_json("states", cid, meta), codec.seal("states", "blob", cid, state.data)],
+        )
 
     def load_state(self, conversation_id: int) -> RecurrentState | None:
         """A conversation's saved state, or None if it has none."""
@@ -305,3 +371,17 @@ class ChatsMixin(StoreBase):
             if found:
                 self._changed("states", "deleted", conversation_id)
         return found
+
+
+def _with_memories(deletion: Deletion, kept: list[Deletion]) -> Deletion:
+    """`deletion` plus the deletions of the memories kept from its messages."""
+    if not kept:
+        return deletion
+
+    def union(field: str) -> tuple[int, ...]:
+        return tuple(sorted({*getattr(deletion, field), *(i for d in kept for i in getattr(d, field))}))
+
+    return Deletion(
+        conversations=deletion.conversations, messages=deletion.messages, memories=union("memories"),
+        replay_items=union("replay_items"), adapter_versions=union("adapter_versions"), states=union("states"),
+    )

@@ -3,14 +3,60 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from memory.base import StoreBase
 from memory.codec import RowCodec
-from memory.errors import CorruptRecord
+from memory.errors import CorruptRecord, RecordNotFound
 from memory.forgetting import drop_states_that_read
 from memory.records import Deletion, LogEvent, Memory
+
+
+_OPTIONAL_IDS = ("conversation_id", "message_id", "superseded_by")
+_OPTIONAL_TIMES = ("said_at", "superseded_at")
+
+
+def memory_payload(memory: Memory) -> dict[str, Any]:
+    """A memory's fields as the JSON sealed in its row (and written to exports); unset ones are left out."""
+    obj: dict[str, Any] = {"text": memory.text, "created": memory.created, "updated": memory.updated}
+    for name in (*_OPTIONAL_IDS, *_OPTIONAL_TIMES, "slot"):
+        if getattr(memory, name) is not None:
+            obj[name] = getattr(memory, name)
+    if memory.times_used:
+        obj["times_used"] = memory.times_used
+    return obj
+
+
+def memory_from_payload(ident: int, obj: Mapping[str, Any]) -> Memory:
+    """`memory_payload`'s output as a `Memory` (fields it lacks take their defaults);
+    `ValueError` or `TypeError` where one has another type."""
+
+    def optional(name: str, kind: type) -> Any:
+        value = obj.get(name)
+        if value is None:
+            return None
+        if kind is int and type(value) is not int:
+            raise TypeError(f"{name} must be an integer id")
+        return kind(value)
+
+    used = obj.get("times_used", 0)
+    if type(used) is not int or used < 0:
+        raise TypeError("times_used must be a count")
+    slot = obj.get("slot")
+    if slot is not None and not isinstance(slot, str):
+        raise TypeError("slot must be a string")
+    return Memory(
+        ident,
+        str(obj["text"]),
+        float(obj["created"]),
+        float(obj["updated"]),
+        **{name: optional(name, int) for name in _OPTIONAL_IDS},
+        **{name: optional(name, float) for name in _OPTIONAL_TIMES},
+        slot=slot,
+        times_used=used,
+    )
 
 
 class FactsMixin(StoreBase):
@@ -21,28 +67,47 @@ class FactsMixin(StoreBase):
     def _memory(self, codec: RowCodec, ident: int, payload: bytes) -> Memory:
         obj = codec.open_json("memories", ident, payload)
         try:
-            return Memory(ident, str(obj["text"]), float(obj["created"]), float(obj["updated"]))
+            return memory_from_payload(ident, obj)
         except (KeyError, TypeError, ValueError):
             raise CorruptRecord("memories", ident, "payload", "has an unexpected shape") from None
 
-    def _put_memory(self, codec: RowCodec, memory: Memory, insert: bool) -> None:
-        payload = codec.seal_json(
-            "memories", memory.id, {"text": memory.text, "created": memory.created, "updated": memory.updated}
-        )
+    def _put_memory(self, codec: RowCodec, memory: Memory, insert: bool, *, index: bool = True) -> None:
+        payload = codec.seal_json("memories", memory.id, memory_payload(memory))
         if insert:
             self._execute("INSERT INTO memories (id, payload) VALUES (?, ?)", [memory.id, payload])
         else:
             self._execute("UPDATE memories SET payload = ? WHERE id = ?", [payload, memory.id])
-        self._index_add("memory", memory.id, memory.text, None)
+        if index:
+            self._index_add("memory", memory.id, memory.text, None)
 
-    def add_memory(self, text: str, *, created: float | None = None) -> Memory:
-        """Keep a fact the user can see, edit and delete."""
+    def add_memory(
+        self,
+        text: str,
+        *,
+        created: float | None = None,
+        conversation_id: int | None = None,
+        message_id: int | None = None,
+        said_at: float | None = None,
+        slot: str | None = None,
+        supersedes: Iterable[int] = (),
+    ) -> Memory:
+        """Keep a fact the user can see, edit and delete: typed in (no source), or kept from what
+        was said in a conversation (`conversation_id`, `message_id`, `said_at`). The memories
+        in `supersedes` are marked superseded by it, in the same transaction."""
         now = time.time() if created is None else float(created)
         with self.transaction():
             codec = self._require_codec()
-            memory = Memory(self._next_id("memories"), str(text), now, now)
+            memory = Memory(
+                self._next_id("memories"), str(text), now, now, conversation_id, message_id,
+                None if said_at is None else float(said_at), slot,
+            )  # fmt: skip
             self._put_memory(codec, memory, insert=True)
             self._changed("memories", "added", memory.id)
+            for old_id in supersedes:
+                old = self.get_memory(old_id)
+                if old.superseded_by is None:
+                    self._put_memory(codec, replace(old, superseded_by=memory.id, superseded_at=now), insert=False, index=False)
+                    self._changed("memories", "updated", old_id)
         return memory
 
     def get_memory(self, memory_id: int) -> Memory:
@@ -56,29 +121,56 @@ class FactsMixin(StoreBase):
         """All readable memories, oldest first (damaged ones left out and noted in `skipped`)."""
         with self._lock:
             codec = self._require_codec()
-            rows = self._execute("SELECT id, payload FROM memories ORDER BY id").fetchall()
-            return self._readable(rows, lambda i, p: self._memory(codec, i, p), skipped)
+            rows = self._execute("SELECT id, payload FROM memories").fetchall()
+            memories = self._readable(rows, lambda i, p: self._memory(codec, i, p), skipped)
+            return sorted(memories, key=lambda m: (m.created, m.id))  # ids are random (StoreBase._next_ids)
 
     def edit_memory(self, memory_id: int, text: str) -> Memory:
-        """Change a memory's text. Call `unlearn(memory_ids=[...])` to forget what the old text taught."""
+        """Change a memory's text (its source, slot, use count and status stay). Call
+        `unlearn(memory_ids=[...])` to forget what the old text taught."""
         with self.transaction():
             codec = self._require_codec()
             old = self.get_memory(memory_id)
-            memory = Memory(memory_id, str(text), old.created, time.time())
+            memory = replace(old, text=str(text), updated=time.time())
             self._put_memory(codec, memory, insert=False)
             self._changed("memories", "updated", memory_id)
+            drop_states_that_read(self, memory_ids=[memory_id])  # they read the old text
         return memory
 
-    def delete_memory(self, memory_id: int) -> Deletion:
-        """Delete a memory and everything learned from it."""
+    def count_memory_use(self, memory_ids: Iterable[int]) -> None:
+        """One more use for each memory (it went into a memory block); ones gone meanwhile or
+        damaged are passed over. Bookkeeping: the text is unchanged, so the index is not touched."""
         with self.transaction():
+            codec = self._require_codec()
+            for ident in dict.fromkeys(memory_ids):
+                try:
+                    old = self.get_memory(ident)
+                except (RecordNotFound, CorruptRecord):
+                    continue
+                self._put_memory(codec, replace(old, times_used=old.times_used + 1), insert=False, index=False)
+
+    def delete_memory(self, memory_id: int) -> Deletion:
+        """Delete a memory and everything learned from it. The memories it had superseded are
+        current again (undoing "I moved to Oslo" makes the older home the current one)."""
+        with self.transaction():
+            codec = self._require_codec()
             self._row("memories", "id", memory_id, "id")
             replay, adapters = self._unlearn((), [memory_id])
             states = drop_states_that_read(self, memory_ids=[memory_id])
             self._execute("DELETE FROM memories WHERE id = ?", [memory_id])
             self._index_remove("memory", memory_id)
             self._changed("memories", "deleted", memory_id)
+            for other in self.list_memories():
+                if other.superseded_by == memory_id:
+                    self._put_memory(codec, replace(other, superseded_by=None, superseded_at=None), insert=False, index=False)
+                    self._changed("memories", "updated", other.id)
         return Deletion(memories=(memory_id,), replay_items=replay, adapter_versions=adapters, states=tuple(states))
+
+    def _delete_memories_kept_from(self, message_ids: list[int]) -> list[Deletion]:
+        """Delete the memories kept from these messages (their words are a copy of the message's):
+        a deleted message or conversation takes what was remembered from it along."""
+        gone = set(message_ids)
+        return [self.delete_memory(m.id) for m in self.list_memories() if m.message_id is not None and m.message_id in gone]
 
     # === settings ============================================================================
 

@@ -178,13 +178,14 @@ class LearningDataMixin(StoreBase):
             return self._replay_item(codec, item_id, payload)
 
     def replay_ids(self) -> list[int]:
-        """Ids of every replay item, oldest first (cheap: nothing is decrypted)."""
+        """Ids of every replay item, in id order (cheap: nothing is decrypted). New items take random
+        ids (`StoreBase._next_ids`), so this order is not their age."""
         with self._lock:
             self._require_codec()
             return [r[0] for r in self._execute("SELECT id FROM replay_items ORDER BY id")]
 
     def list_replay_items(self, ids: Iterable[int] | None = None) -> list[ReplayItem]:
-        """Replay items (all, or those with the given ids), oldest first."""
+        """Replay items (all, or those with the given ids), in id order."""
         with self._lock:
             codec = self._require_codec()
             if ids is None:

@@ -47,6 +47,7 @@ PLAINTEXT_COLUMNS: frozenset[tuple[str, str]] = frozenset(
         ("memories", "id"),
         ("settings", "id"),  # a keyed hash of the setting's name, not the name
         ("learning_log", "id"),
+        ("vectors", "id"),  # "message:<id>" or "memory:<id>": the ids the rows' own tables show
         ("_integrity", "tbl"),  # a table's name
         ("_integrity", "n"),  # its row count (or the write counter)
         ("_integrity", "acc"),  # a keyed sum of its rows' hashes (or the seal): see memory.integrity
@@ -55,6 +56,7 @@ PLAINTEXT_COLUMNS: frozenset[tuple[str, str]] = frozenset(
 """(table, column) pairs stored in the clear. Everything else holds envelopes."""
 
 USER_TABLES: tuple[str, ...] = (
+    "vectors",
     "adapter_sources",
     "adapter_versions",
     "replay_sources",
@@ -70,6 +72,7 @@ USER_TABLES: tuple[str, ...] = (
 
 ROW_KEYS: dict[str, str] = {
     "meta": "key",
+    "vectors": "id",
     "conversations": "id",
     "messages": "id",
     "states": "conversation_id",
@@ -242,6 +245,46 @@ def m003_sources_inside_payloads(db: Database, codec: RowCodec | None) -> None:
 def m004_integrity(db: Database) -> None:
     """The whole-store manifest (`memory.integrity`): counts, keyed sums, the write counter."""
     db.execute("CREATE TABLE _integrity (tbl TEXT PRIMARY KEY, n INTEGER NOT NULL, acc BLOB NOT NULL)")
+
+
+RANDOM_ID_TABLES: tuple[str, ...] = ("conversations", "messages", "memories", "replay_items")
+"""Tables whose new rows take random ids (`StoreBase._next_id`), so that ids tell nothing of the
+rows deleted among them; their order is sealed inside the rows (see `memory.chats`)."""
+
+
+@migration
+def m005_ids_without_a_sequence(db: Database) -> None:
+    """Drop AUTOINCREMENT from `RANDOM_ID_TABLES` and empty `sqlite_sequence`, whose counts told
+    how many rows were ever deleted. Rows and envelopes are unchanged (the file format of an
+    INTEGER PRIMARY KEY table does not depend on AUTOINCREMENT), so only the schema's text is
+    rewritten, as SQLite's documentation describes for changes that keep the stored format."""
+    version = db.conn.execute("PRAGMA schema_version").fetchone()[0]
+    names = ", ".join(f"'{t}'" for t in RANDOM_ID_TABLES)
+    db.conn.execute("PRAGMA writable_schema = ON")
+    try:
+        db.conn.execute(
+            "UPDATE sqlite_master SET sql = replace(sql, 'INTEGER PRIMARY KEY AUTOINCREMENT', 'INTEGER PRIMARY KEY') "
+            f"WHERE type = 'table' AND name IN ({names})"
+        )
+        db.conn.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        db.conn.execute("PRAGMA writable_schema = OFF")
+    db.conn.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({names})")
+
+
+@keyed_migration
+def m006_meaning_vectors(db: Database, codec: RowCodec | None) -> None:
+    """The sentence vectors of messages and memories (`memory.vectors`), one sealed blob each.
+
+    Triggers delete a vector with its message or memory, whatever deletes it. Keyed only so the
+    store's manifest is rebuilt with the new table on the unlock that adds it (no row changes).
+    """
+    db.execute("CREATE TABLE vectors (id TEXT PRIMARY KEY, blob BLOB NOT NULL)")  # blob: {model, dim} + floats
+    for table, kind in (("messages", "message"), ("memories", "memory")):
+        db.execute(
+            f"CREATE TRIGGER vectors_of_{table} AFTER DELETE ON {table} "
+            f"BEGIN DELETE FROM vectors WHERE id = '{kind}:' || OLD.id; END"
+        )
 
 
 def applied(db: Database) -> list[str]:

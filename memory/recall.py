@@ -14,6 +14,13 @@ Layout: documents occupy slots; each term has a posting list (`array` of slot nu
 term frequencies, appended in place and scored as zero-copy numpy views). A removed document's
 slot is marked dead (its postings are skipped by a mask) and the lists are compacted once dead
 slots outnumber live ones. Not thread-safe on its own; the store serialises access.
+
+Recall by meaning: a slot may also hold a sentence vector (`memory.embed`, unit length, given by
+the store); `search(..., query_vector=q)` then ranks the slots twice, by BM25 and by cosine
+similarity (those at least `min_similarity`), and fuses the two rankings by reciprocal rank
+fusion (Cormack et al. 2009: score = sum over rankings of 1 / (RRF_K + rank)), so a paraphrase
+that shares no word with the question is found, and a literal match still ranks first. Without a
+query vector (no model installed) the ranking is BM25 alone, as before.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from memory.records import Snippet
 TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
 KINDS = ("message", "memory")
 _COMPACT_MIN_SLOTS = 4096
+RRF_K = 60  # reciprocal rank fusion's constant (the paper's value)
+CANDIDATES = 50  # how far down each ranking fusion looks (at least k)
+MIN_SIMILARITY = 0.35  # cosine below which a vector match is not a candidate (see `assistant.bench.meaning`)
 
 Key = tuple[str, int]
 
@@ -105,6 +115,8 @@ class RecallIndex:
         self._roles: list[str | None] = [None]  # the roles seen ("user", "assistant" ...); 0: none given
         self._slot_of: dict[Key, int] = {}
         self._conv_slots: dict[int, set[int]] = {}
+        self._vectors: np.ndarray | None = None  # per slot: its sentence vector (slots, dim), once one is given
+        self._has_vector = np.zeros(1024, dtype=bool)  # per slot
         self._total_len = 0.0
         self._dead = 0
 
@@ -116,9 +128,12 @@ class RecallIndex:
 
     # --- changes -------------------------------------------------------------------------------
 
-    def add(self, key: Key, text: str, conversation_id: int | None = None, role: str | None = None) -> None:
+    def add(
+        self, key: Key, text: str, conversation_id: int | None = None, role: str | None = None,
+        vector: np.ndarray | None = None,
+    ) -> None:
         """Index `text` under `key` ("message" or "memory", id), replacing what was there; `role`:
-        a message's role, for `search(roles=...)`."""
+        a message's role, for `search(roles=...)`; `vector`: its sentence vector, if known."""
         kind, _ = key
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -130,6 +145,7 @@ class RecallIndex:
             self._alive = np.concatenate([self._alive, np.zeros(len(self._alive), dtype=bool)])
             self._kind = np.concatenate([self._kind, np.zeros(len(self._kind), dtype=np.uint8)])
             self._role = np.concatenate([self._role, np.zeros(len(self._role), dtype=np.int32)])
+            self._has_vector = np.concatenate([self._has_vector, np.zeros(len(self._has_vector), dtype=bool)])
         self._alive[slot] = True
         self._kind[slot] = KINDS.index(kind)
         self._keys.append(key)
@@ -155,6 +171,40 @@ class RecallIndex:
             self._post_slots[term_id].append(slot)
             self._post_tf[term_id].append(tf)
             self._df[term_id] += 1
+        if vector is not None:
+            self._put_vector(slot, vector)
+
+    def _put_vector(self, slot: int, vector: np.ndarray) -> None:
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if self._vectors is None or self._vectors.shape[1] != len(vector):
+            self._vectors = np.zeros((len(self._has_vector), len(vector)), dtype=np.float32)
+            self._has_vector[:] = False  # vectors of another size (another model) are dropped
+        if len(self._vectors) < len(self._has_vector):
+            grown = np.zeros((len(self._has_vector), self._vectors.shape[1]), dtype=np.float32)
+            grown[: len(self._vectors)] = self._vectors
+            self._vectors = grown
+        self._vectors[slot] = vector
+        self._has_vector[slot] = True
+
+    def set_vector(self, key: Key, vector: np.ndarray) -> None:
+        """Give the document under `key` its sentence vector (ignored if it is not indexed)."""
+        slot = self._slot_of.get(key)
+        if slot is not None:
+            self._put_vector(slot, vector)
+
+    def has_vector(self, key: Key) -> bool:
+        """Whether the document under `key` has a sentence vector."""
+        slot = self._slot_of.get(key)
+        return slot is not None and bool(self._has_vector[slot])
+
+    def text(self, key: Key) -> str | None:
+        """The indexed text under `key` (None if it is not indexed)."""
+        slot = self._slot_of.get(key)
+        return None if slot is None else self._texts[slot]
+
+    def keys(self) -> list[Key]:
+        """Every indexed key."""
+        return list(self._slot_of)
 
     def add_many(self, items: Iterable[tuple[Key, str, int | None]]) -> None:
         """Index many (key, text, conversation id) triples."""
@@ -169,6 +219,9 @@ class RecallIndex:
         for term in set(tokenize(self._texts[slot])):
             self._df[self._vocab[term]] -= 1
         self._alive[slot] = False
+        self._has_vector[slot] = False
+        if self._vectors is not None:
+            self._vectors[slot] = 0.0  # the vector is as sensitive as the text: not kept after removal
         self._total_len -= self._doc_len[slot]
         conversation_id = self._conv[slot]
         if conversation_id is not None:
@@ -186,13 +239,14 @@ class RecallIndex:
     def compact(self) -> None:
         """Rebuild the posting lists without the dead slots."""
         live = [
-            (key, self._texts[slot], self._conv[slot], self._roles[self._role[slot]])
+            (key, self._texts[slot], self._conv[slot], self._roles[self._role[slot]],
+             self._vectors[slot].copy() if self._vectors is not None and self._has_vector[slot] else None)
             for slot, key in enumerate(self._keys)
             if key is not None
         ]
         self._reset()
-        for key, text, conversation_id, role in live:
-            self.add(key, text, conversation_id, role)
+        for key, text, conversation_id, role, vector in live:
+            self.add(key, text, conversation_id, role, vector)
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -228,23 +282,21 @@ class RecallIndex:
         exclude_conversation: int | None = None,
         kinds: Iterable[str] | None = None,
         roles: Iterable[str] | None = None,
+        query_vector: np.ndarray | None = None,
+        min_similarity: float = MIN_SIMILARITY,
     ) -> list[Snippet]:
-        """The `k` best-scoring documents for `query` (score > 0), best first.
+        """The `k` best documents for `query`, best first: by BM25 (score > 0), or, given
+        `query_vector`, by BM25 and cosine similarity fused (see the module's docstring; the
+        score is then the fused one).
 
         `roles` keeps only the messages of those roles (memories are kept whatever it says)."""
         if k <= 0:
             return []
         scores = self.scores(query)
-        if exclude_conversation is not None and exclude_conversation in self._conv_slots:
-            scores[list(self._conv_slots[exclude_conversation])] = 0.0
-        if kinds is not None:
-            wanted = [KINDS.index(kind) for kind in kinds]
-            scores[~np.isin(self._kind[: len(scores)], wanted)] = 0.0
-        if roles is not None:
-            allowed = [self._roles.index(role) for role in roles if role in self._roles]
-            n = len(scores)
-            other = (self._kind[:n] == KINDS.index("message")) & ~np.isin(self._role[:n], allowed)
-            scores[other] = 0.0
+        allowed = self._allowed(len(scores), exclude_conversation, kinds, roles)
+        scores[~allowed] = 0.0
+        if query_vector is not None and self._vectors is not None:
+            scores = self._fused(scores, allowed, np.asarray(query_vector, dtype=np.float32), k, min_similarity)
         hits = np.flatnonzero(scores > 0)
         if len(hits) > k:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
@@ -256,3 +308,46 @@ class RecallIndex:
                 Snippet(kind=kind, id=ident, text=self._texts[slot], score=float(scores[slot]), conversation_id=self._conv[slot])
             )
         return results
+
+    def _allowed(
+        self, n: int, exclude_conversation: int | None, kinds: Iterable[str] | None, roles: Iterable[str] | None
+    ) -> np.ndarray:
+        """(n,) bool: the live slots that the filters keep."""
+        allowed = self._alive[:n].copy()
+        if exclude_conversation is not None and exclude_conversation in self._conv_slots:
+            allowed[list(self._conv_slots[exclude_conversation])] = False
+        if kinds is not None:
+            wanted = [KINDS.index(kind) for kind in kinds]
+            allowed &= np.isin(self._kind[:n], wanted)
+        if roles is not None:
+            kept = [self._roles.index(role) for role in roles if role in self._roles]
+            allowed &= ~((self._kind[:n] == KINDS.index("message")) & ~np.isin(self._role[:n], kept))
+        return allowed
+
+    def similarities(self, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every slot's vector to `query_vector` (slots without one: -1). Shape: (slots,)."""
+        n = len(self._keys)
+        if self._vectors is None:
+            return np.full(n, -1.0, dtype=np.float32)
+        from memory.embed import one_blas_thread
+
+        m = min(n, len(self._vectors))  # slots added since the last vector have none
+        sims = np.full(n, -1.0, dtype=np.float32)
+        with one_blas_thread():  # a matrix-vector product gains nothing from threads that may spin
+            sims[:m] = self._vectors[:m] @ np.asarray(query_vector, dtype=np.float32)
+        sims[~self._has_vector[:n]] = -1.0
+        return sims
+
+    def _fused(self, bm25: np.ndarray, allowed: np.ndarray, query_vector: np.ndarray, k: int, floor: float) -> np.ndarray:
+        """Reciprocal rank fusion of the BM25 ranking and the cosine ranking, per slot (0: in neither)."""
+        depth = max(k, CANDIDATES)
+        fused = np.zeros_like(bm25)
+        for scores, keep in ((bm25, bm25 > 0), (self.similarities(query_vector), None)):
+            if keep is None:
+                keep = allowed & (scores >= floor)
+            candidates = np.flatnonzero(keep)
+            if len(candidates) > depth:
+                candidates = candidates[np.argpartition(-scores[candidates], depth - 1)[:depth]]
+            ranked = sorted(candidates.tolist(), key=lambda slot: (-float(scores[slot]), slot))
+            fused[ranked] += 1.0 / (RRF_K + 1 + np.arange(len(ranked), dtype=np.float32))
+        return fused

@@ -46,7 +46,7 @@ class RecurrentState:
     read: Sources | None = field(default=None, compare=False)
     """What else the state has read besides its own conversation's messages: the messages of
     other conversations and the memories recalled into its `<|memory|>` blocks (None: not recorded,
-    a state saved before this was kept, or imported: exports do not carry it). Bookkeeping, left
+    a state saved before this was kept, or imported from an export that did not carry it). Bookkeeping, left
     out of comparisons."""
 
 
@@ -131,14 +131,37 @@ class ReplayItem:
     sources: Sources = field(default_factory=Sources)
 
 
+MEMORY_STATUSES = ("current", "superseded")
+
+
 @dataclass(frozen=True)
 class Memory:
-    """A user-visible fact the assistant keeps (the user can read, edit and delete it)."""
+    """A user-visible fact the assistant keeps (the user can read, edit and delete it).
+
+    Kept by hand or automatically from what the user said: then `conversation_id` and
+    `message_id` say where and `said_at` when. `slot` names what the fact is about ("home",
+    "manager" ...); a newer memory with the same slot supersedes this one (`superseded_by`,
+    `superseded_at`): it stays, marked. `times_used` counts the memory blocks it went into.
+    Everything but the id is sealed inside the row's encrypted payload; a row written before
+    these fields existed reads with the defaults.
+    """
 
     id: int
     text: str
     created: float
     updated: float
+    conversation_id: int | None = None
+    message_id: int | None = None
+    said_at: float | None = None
+    slot: str | None = None
+    times_used: int = 0
+    superseded_by: int | None = None
+    superseded_at: float | None = None
+
+    @property
+    def status(self) -> str:
+        """"current", or "superseded" once a newer memory took its place."""
+        return "current" if self.superseded_by is None else "superseded"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -12,7 +13,7 @@ from memory.codec import RowCodec
 from memory.errors import CorruptRecord, DatabaseCorrupt, ExportFormatError
 from memory.facts import FactsMixin
 from memory.learning_data import LearningDataMixin
-from memory.records import AdapterVersion, Conversation, Memory, Message, Snapshot, Sources
+from memory.records import AdapterVersion, Conversation, Message, RecurrentState, Snapshot, Sources
 
 
 DAMAGED_TITLE = "(title unreadable: the record was damaged)"
@@ -43,9 +44,8 @@ class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
             snap.conversations = sorted(
                 table("conversations", lambda: self.list_conversations(skipped=skipped), []), key=lambda c: c.id
             )
-            snap.messages = table("messages", lambda: self._readable(
-                rows("SELECT id, conversation_id, payload FROM messages ORDER BY id"),
-                lambda *r: self._message(codec, *r), skipped), [])
+            snap.messages = table("messages", lambda: self._in_order(
+                codec, rows("SELECT id, conversation_id, payload FROM messages"), skipped), [])
             snap.states = table("states", lambda: self._readable(
                 rows("SELECT conversation_id, payload, blob FROM states ORDER BY conversation_id"),
                 lambda *r: self._state(codec, *r), skipped), [])
@@ -99,8 +99,8 @@ class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
         def renumber(table: str, old_ids: Iterable[int]) -> dict[int, int]:
             if not merge:
                 return {i: i for i in old_ids}
-            start = self._next_id(table)
-            return {old: start + n for n, old in enumerate(old_ids)}
+            old_ids = list(old_ids)
+            return dict(zip(old_ids, self._next_ids(table, len(old_ids)), strict=True))
 
         conv_map = renumber("conversations", [c.id for c in snap.conversations])
         msg_map = renumber("messages", [m.id for m in snap.messages])
@@ -117,13 +117,17 @@ class SnapshotMixin(ChatsMixin, LearningDataMixin, FactsMixin):
             msg = Message(msg_map[m.id], conv_map.get(m.conversation_id, -1), m.role, m.text, m.created, m.cut)
             self._put_message(codec, msg, insert=True)
         for s in snap.states:
-            cid = conv_map.get(s.conversation_id, -1)
-            self._execute(
-                "INSERT INTO states (conversation_id, payload, blob) VALUES (?, ?, ?)",
-                [cid, codec.seal_json("states", cid, {"tag": s.tag, "updated": s.updated}), codec.seal("states", "blob", cid, s.data)],
-            )
+            # What it read comes along (renumbered with the records), so forgetting still reaches
+            # it; where the export did not say (an older export), it stays unknown and is dropped
+            # at the first deletion or edit.
+            read = None if s.read is None else Sources(remap(s.read.message_ids, msg_map), remap(s.read.memory_ids, mem_map))
+            state = RecurrentState(conv_map.get(s.conversation_id, -1), s.data, s.tag, s.updated, read)
+            self._put_state(codec, state, replace=False)
         for mem in snap.memories:
-            self._put_memory(codec, Memory(mem_map[mem.id], mem.text, mem.created, mem.updated), insert=True)
+            # its source and what superseded it, renumbered with the records (gone where the export lacks them)
+            links = {"conversation_id": conv_map, "message_id": msg_map, "superseded_by": mem_map}
+            moved = {k: None if getattr(mem, k) is None else m.get(getattr(mem, k)) for k, m in links.items()}
+            self._put_memory(codec, dataclasses.replace(mem, id=mem_map[mem.id], **moved), insert=True)
         for r in snap.replay_items:
             ident = replay_map[r.id]
             sources = Sources(remap(r.sources.message_ids, msg_map), remap(r.sources.memory_ids, mem_map))

@@ -46,6 +46,12 @@ def connect(path: Path) -> Database:
     touch_private(path)
     conn = sqlite3.connect(path, check_same_thread=False)
     try:
+        # Freed pages go back to the end of the file at each commit, so the header's count of free
+        # pages does not tell that rows were deleted. Set only in a new (empty) database, the
+        # only kind it takes effect in (and the kind a rekey writes): on an existing file the
+        # pragma would rewrite its header, and an older store keeps its setting.
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            conn.execute("PRAGMA auto_vacuum = FULL")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA foreign_keys = ON")

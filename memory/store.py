@@ -19,7 +19,8 @@ the learner can retrain from what remains.
 The methods come from: `memory.base` (open, create, unlock, lock, close, passphrase and keyring,
 `transaction`, `add_listener`), `memory.chats` (conversations, messages, states),
 `memory.learning_data` (adapter versions, replay buffer, `unlearn`), `memory.facts` (memories,
-settings, learning log), `memory.snapshots` (`snapshot`, `restore`); this module adds recall,
+settings, learning log), `memory.snapshots` (`snapshot`, `restore`), `memory.vectors`
+(`use_embedder`, `fill_vectors`: recall by meaning); this module adds recall,
 `verify`, `check_integrity` (`memory.integrity`), `drop_damaged`, `rekey` (`memory.rekey`),
 `stats` and `reset`.
 """
@@ -43,11 +44,12 @@ from memory.records import Conversation, Snippet
 from memory.snapshots import DAMAGED_TITLE, SnapshotMixin
 from memory.sqlite import checkpoint, side_files
 from memory.vault import VAULT_FILE, Vault
+from memory.vectors import VectorMixin
 
 __all__ = ["STORE_FILE", "Store", "check_files", "reset_directory"]
 
 
-class Store(SnapshotMixin, StoreBase):
+class Store(SnapshotMixin, VectorMixin, StoreBase):
     """The encrypted store of one data directory. Create with `Store.open(directory)`."""
 
     # === recall ==============================================================================
@@ -68,8 +70,10 @@ class Store(SnapshotMixin, StoreBase):
                     generation = self._index_generation
                     messages = self._execute("SELECT id, conversation_id, payload FROM messages ORDER BY id").fetchall()
                     memories = self._execute("SELECT id, payload FROM memories ORDER BY id").fetchall()
+                    vectors = self._vector_rows()
                     self._index_backlog = []
                 index, skipped = self._index_rows(codec, messages, memories)
+                self._open_vectors(codec, vectors, index)
                 with self._lock:
                     backlog, self._index_backlog = self._index_backlog, None
                     if self._index_generation != generation or backlog is None:
@@ -78,7 +82,10 @@ class Store(SnapshotMixin, StoreBase):
                         op(index)
                     self._index = index
                     self.index_skipped = skipped
-                    return index
+                    missing = self._embedder is not None and any(not index.has_vector(key) for key in index.keys())
+                if missing and self.fill_in_background:
+                    self._fill_in_background()
+                return index
 
     def _index_rows(
         self, codec: RowCodec, messages: list[tuple[Any, ...]], memories: list[tuple[Any, ...]]
@@ -107,7 +114,8 @@ class Store(SnapshotMixin, StoreBase):
         kinds: Iterable[str] | None = None,
         roles: Iterable[str] | None = None,
     ) -> list[Snippet]:
-        """The `k` past messages and memories most relevant to `query` (BM25), best first.
+        """The `k` past messages and memories most relevant to `query`, best first: BM25 fused with
+        sentence-vector similarity where an embedder is in use (`use_embedder`), else BM25 alone.
 
         `exclude_conversation` leaves out one conversation (usually the current one, whose
         messages the recurrent state already holds); `kinds` limits to "message" or "memory";
@@ -115,10 +123,14 @@ class Store(SnapshotMixin, StoreBase):
         """
         while True:
             index = self._index if self._index is not None else self.build_recall_index()
+            query_vector = self.embed_query(query) if k > 0 else None  # outside the lock: ~10 ms
             with self._lock:
                 self._require_codec()
                 if self._index is index:  # not replaced by a restore or a lock meanwhile
-                    return index.search(query, k, exclude_conversation=exclude_conversation, kinds=kinds, roles=roles)
+                    return index.search(
+                        query, k, exclude_conversation=exclude_conversation, kinds=kinds, roles=roles,
+                        query_vector=query_vector,
+                    )
 
     # === whole-store operations ==============================================================
 
@@ -219,6 +231,8 @@ class Store(SnapshotMixin, StoreBase):
                     self.delete_message(row)
                 elif table == "memories" and exists:
                     self.delete_memory(row)
+                elif table == "vectors" and exists:  # recomputed from its text by `fill_vectors`
+                    self._execute("DELETE FROM vectors WHERE id = ?", [row])
                 elif table in ("states", "settings", "adapter_versions", "replay_items", "learning_log") and exists:
                     self._execute(f"DELETE FROM {table} WHERE {migrations.ROW_KEYS[table]} = ?", [row])
                     self._changed(table, "deleted", row)

@@ -17,6 +17,7 @@ from types import ModuleType
 COMMANDS: list[tuple[str, str]] = [
     ("ask", "send one message and stream the reply to stdout"),
     ("history", "print a conversation"),
+    ("memory", "list, add, edit, forget or search the memories the assistant keeps"),
     ("learning", "show, pause, resume or roll back what the assistant learned"),
     ("listen", "record one utterance (or read a WAV) and print the transcript"),
     ("export", "write everything the assistant knows to one encrypted file"),

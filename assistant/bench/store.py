@@ -8,6 +8,12 @@ opened). The figures:
   (`synchronous=FULL`, so every turn is flushed).
 - `recall_ms`: median latency of `RecallIndex.search` (what `Store.recall` runs) over indexes of
   10K and 100K messages, queries drawn from the messages' own words.
+- `recall_fused_ms`: the same with recall by meaning: each message also holds a 384-float vector
+  and the search fuses BM25 with cosine similarity (`memory.recall`), plus `embed_query_ms`, the
+  median time to embed one query with the default model (`memory.embed`), which `Store.recall`
+  adds before the search; `recall_fused_total_ms_100000` is their sum. The messages' vectors are
+  random unit vectors, not embedded: the search costs the same whatever they hold, and embedding
+  100K messages takes hours of CPU here (each message is embedded once, when written).
 - `export_s_10000` / `import_s_10000`: an encrypted export of a store of 10K messages, and its
   import into an empty store (both including Argon2id of the export passphrase).
 
@@ -30,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TARGETS = {"unlock_s": 0.5, "recall_ms_100000": 50.0}
+TARGETS = {"unlock_s": 0.5, "recall_ms_100000": 50.0, "recall_fused_total_ms_100000": 50.0}
 PASSPHRASE = "bench passphrase"
 
 _COMMON = "i you the and to a it my is what we that in about was did of so for me".split()
@@ -94,29 +100,59 @@ def measure_writes(root: Path, turns: int, corpus: Corpus) -> float:
     return 2 * turns / elapsed
 
 
-def measure_recall(sizes: list[int], queries: int, corpus: Corpus) -> dict[str, float]:
-    """Median milliseconds per recall query on indexes of each size."""
+def measure_recall(
+    sizes: list[int], queries: int, corpus: Corpus, dim: int | None = None, embedder: Any = None
+) -> dict[str, float]:
+    """Median milliseconds per recall query on indexes of each size; with `dim`, every message
+    also holds a random unit vector of that size and the search is fused with a query vector
+    (`embedder`'s, if given, else random)."""
+    import numpy as np
+
     from memory.recall import RecallIndex
 
     texts = corpus.messages(max(sizes))
+    vectors = None
+    if dim is not None:
+        vectors = np.random.default_rng(0).standard_normal((max(sizes), dim), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     results = {}
     for size in sizes:
         index = RecallIndex()
         for i, text in enumerate(texts[:size]):
-            index.add(("message", i + 1), text, i // 200)
+            index.add(("message", i + 1), text, i // 200, None, None if vectors is None else vectors[i])
         rng = random.Random(size)
         asked = []
         for _ in range(queries):
             words = rng.choice(texts[:size]).split()
             start = rng.randrange(len(words))
             asked.append(" ".join(words[start : start + rng.randint(3, 8)]))
+        query_vectors = [None] * len(asked)
+        if vectors is not None:
+            query_vectors = list(embedder.embed(asked)) if embedder is not None else list(vectors[: len(asked)])
         times = []
-        for query in asked:
+        for query, vector in zip(asked, query_vectors, strict=True):
             begin = time.perf_counter()
-            index.search(query, 5)
+            index.search(query, 5, query_vector=vector)
             times.append(time.perf_counter() - begin)
         results[str(size)] = statistics.median(times) * 1000
     return results
+
+
+def measure_query_embedding(queries: int, corpus: Corpus) -> float | None:
+    """Median milliseconds to embed one query with the default model (None where it is not installed)."""
+    from memory.embed import load_default_embedder
+
+    embedder = load_default_embedder()
+    if embedder is None:
+        return None
+    embedder.embed(["warm up"])
+    times = []
+    for _ in range(queries):
+        words = corpus.message().split()[:8]
+        begin = time.perf_counter()
+        embedder.embed([" ".join(words)])
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times) * 1000
 
 
 def measure_export_import(root: Path, messages: int, corpus: Corpus, repeats: int = 1) -> tuple[float, float]:
@@ -147,11 +183,16 @@ def measure(root: Path, quick: bool) -> dict[str, Any]:
     unlock_s = measure_unlock(root / "unlock", repeats=1 if quick else 5)
     write_rate = measure_writes(root / "unlock", turns=100 if quick else 1000, corpus=corpus)
     recall = measure_recall([10_000, 100_000], queries=20 if quick else 200, corpus=corpus)
+    fused = measure_recall([10_000, 100_000], queries=20 if quick else 200, corpus=corpus, dim=384)
+    embed_ms = measure_query_embedding(queries=10 if quick else 50, corpus=corpus)
     export_s, import_s = measure_export_import(root / "archive", 10_000, corpus, repeats=1 if quick else 3)
     return {
         "unlock_s": _round(unlock_s),
         "write_msgs_per_s": _round(write_rate),
         "recall_ms": {size: _round(ms) for size, ms in recall.items()},
+        "recall_fused_ms": {size: _round(ms) for size, ms in fused.items()},
+        "embed_query_ms": None if embed_ms is None else _round(embed_ms),
+        "recall_fused_total_ms_100000": None if embed_ms is None else _round(fused["100000"] + embed_ms),
         "export_s_10000": _round(export_s),
         "import_s_10000": _round(import_s),
     }
@@ -167,6 +208,13 @@ def _table(result: dict[str, Any]) -> str:
         f"recall, 10K messages      {result['recall_ms']['10000']:>10.2f} ms",
         f"recall, 100K messages     {result['recall_ms']['100000']:>10.2f} ms   "
         f"{verdict(result['recall_ms']['100000'], TARGETS['recall_ms_100000'])}",
+        f"recall fused, 10K         {result['recall_fused_ms']['10000']:>10.2f} ms   (BM25 + 384-d vectors, RRF)",
+        f"recall fused, 100K        {result['recall_fused_ms']['100000']:>10.2f} ms",
+        (f"embed one query           {result['embed_query_ms']:>10.2f} ms   (all-MiniLM-L6-v2, numpy)"
+         if result["embed_query_ms"] is not None else "embed one query                  n/a   (the model is not installed)"),
+        (f"recall fused total, 100K  {result['recall_fused_total_ms_100000']:>10.2f} ms   "
+         f"{verdict(result['recall_fused_total_ms_100000'], TARGETS['recall_fused_total_ms_100000'])}"
+         if result["recall_fused_total_ms_100000"] is not None else ""),
         f"export, 10K messages      {result['export_s_10000']:>10.3f} s",
         f"import, 10K messages      {result['import_s_10000']:>10.3f} s",
     ]

@@ -45,7 +45,7 @@ The parts, each in its own module (none imports this one):
     states         state keeping: saving, resuming, catching up, re-reading, pins
     recall         the recall policy: what a turn's memory block holds
     turn           the turn: the one place a prompt is built, streaming, storing the reply
-    memories       the user's memories, and search
+    memories       the user's memories: kept automatically or typed in, superseded, merged; search
     learning_hooks the learning scheduler, its status, versions and log, event listeners
     export         export and import of the whole store
 
@@ -124,8 +124,8 @@ class Session:
         self.states = StateKeeper(store, self.runtime, self.learning, self.hooks.emit)
         self.chats = Conversations(store, self.states, self.learning, self.runtime)
         self.recall = RecallPolicy(store, self.settings)
-        self.turns = Turns(self.runtime, self.recall, self.settings)
         self.memory = Memories(store, self.learning)
+        self.turns = Turns(self.runtime, self.recall, self.settings, self.memory)
         self.archive = Archive(store, self.learning, self._after_import)
         if not (model_dir / "anchor.txt").is_file():
             self.learning.disabled_reason = f"learning is off: the model folder {model_dir} has no anchor.txt"
@@ -285,7 +285,16 @@ class Session:
         self.memory.edit(memory_id, text)
 
     def delete_memory(self, memory_id: int) -> None:
+        """Forget it everywhere (store, index, adapters, states that read it)."""
         self.memory.delete(memory_id)
+
+    def merge_memories(self, memory_ids: list[int], text: str) -> MemoryInfo:
+        """Replace several memories by one with `text` (the others are forgotten)."""
+        return self.memory.merge(memory_ids, text)
+
+    def search_memories(self, query: str, k: int = 10) -> list[tuple[MemoryInfo, float]]:
+        """The memories that match `query` best, with their scores."""
+        return self.memory.search_memories(query, k)
 
     def memory_count(self) -> int:
         return self.memory.count()

@@ -128,7 +128,9 @@ class StoredConversation:
         return ReplyState(self.id, bot.id, user.id)
 
     def resume(self, before: int | None, reply: ReplyState | None = None) -> tuple[Any, int | None]:
-        history = [m for m in self.store.list_messages(self.id) if before is None or m.id < before]
+        history = self.store.list_messages(self.id)  # oldest first; ids are random, so cut by position
+        if before is not None:
+            history = history[: next((i for i, m in enumerate(history) if m.id == before), len(history))]
         return self.states.resume_saved(self.id, history, reply)
 
     def save_progress(self, reply: ReplyState) -> None:

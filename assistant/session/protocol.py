@@ -57,6 +57,12 @@ class ReplyLike(Protocol):
         """The snippets of its `<|memory|>` block."""
         ...
 
+    @property
+    def remembered(self) -> list[MemoryInfo]:
+        """The memories kept from the user's message (none in a temporary chat); undo one with
+        `SessionLike.delete_memory`."""
+        ...
+
     def __iter__(self) -> Iterator[str]: ...
 
     def close(self) -> None:
@@ -116,7 +122,13 @@ class SessionLike(Protocol):
 
     def edit_memory(self, memory_id: int, text: str) -> None: ...
 
-    def delete_memory(self, memory_id: int) -> None: ...
+    def delete_memory(self, memory_id: int) -> None:
+        """Forget it everywhere (store, index, adapters, states that read it)."""
+        ...
+
+    def merge_memories(self, memory_ids: list[int], text: str) -> MemoryInfo:
+        """Replace several memories by one with `text` (the others are forgotten)."""
+        ...
 
     def memory_count(self) -> int: ...
 

@@ -34,6 +34,13 @@ class MemoryInfo:
     id: int
     text: str
     created_at: datetime
+    conversation_id: int | None = None  # where it was said (None: typed in by hand)
+    said_at: datetime | None = None  # when it was said (None: typed in by hand)
+    times_used: int = 0  # how many memory blocks it went into
+    status: str = "current"  # "current" or "superseded"
+    superseded_by: int | None = None  # the memory that took its place
+    superseded_at: datetime | None = None
+    slot: str | None = None  # what it is about ("home", "manager" ...), where known
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from assistant.session.records import MemoryInfo
+
 
 @dataclass
 class ReplyState:
@@ -21,11 +23,12 @@ class ReplyState:
     memory_used: list[str] = field(default_factory=list)  # the snippets of the <|memory|> block
     memory_sources: list[tuple[str, int]] = field(default_factory=list)  # ("message"|"memory", id) of each
     reread: bool = False  # whether the history had to be re-read for this reply
+    remembered: list[MemoryInfo] = field(default_factory=list)  # the memories kept from the user's message
 
 
 class Reply:
     """A streaming reply: iterate for text pieces; afterwards read `text`, `cut`, `message_id`,
-    `tokens_per_s`, `memory_used` (all from its `ReplyState`).
+    `tokens_per_s`, `memory_used`, `remembered` (all from its `ReplyState`).
 
     `close()` stops it early (the text shown so far is kept, marked cut); so does dropping it.
     The generator holds the state, not the `Reply`, so a dropped reply is closed at once (no
@@ -75,6 +78,10 @@ class Reply:
     @property
     def memory_used(self) -> list[str]:
         return self._state.memory_used
+
+    @property
+    def remembered(self) -> list[MemoryInfo]:
+        return self._state.remembered
 
     @property
     def reread(self) -> bool:

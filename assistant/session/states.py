@@ -100,13 +100,18 @@ class StateKeeper:
                 except StateMismatch as exc:
                     reason = f"its saved state does not fit ({exc})"
                 else:
+                    # Message ids are random (memory.chats): the history's order, not the ids, says what came after.
                     last = int(header["meta"].get("last", 0))
-                    missing = [m for m in history if m.id > last]
-                    if missing:
-                        runtime.use_adapter(version)
-                        state = runtime.read(runtime.history_ids(missing), state)
-                        self.log(conversation_id, f"caught up on {len(missing)} messages written after its state")
-                    return state, version
+                    at = next((i for i, m in enumerate(history) if m.id == last), None)
+                    if at is None:
+                        reason = "the message its state ended with is not in the history"
+                    else:
+                        missing = list(history[at + 1 :])
+                        if missing:
+                            runtime.use_adapter(version)
+                            state = runtime.read(runtime.history_ids(missing), state)
+                            self.log(conversation_id, f"caught up on {len(missing)} messages written after its state")
+                        return state, version
         if not history:
             return None, self.learning.active_version()
         version = self.learning.active_version()

@@ -12,6 +12,7 @@ the learning worker pauses between its steps while it is set.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,13 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ReplyInProgress
 from assistant.session.conversations import Conversation
+from assistant.session.memories import Memories
 from assistant.session.recall import RecallPolicy
+from assistant.session.records import MemoryInfo
 from assistant.session.reply import Reply, ReplyState
 from assistant.session.runtime import ModelRuntime
 from core.template import render_memory, render_turn
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 0.5  # a streaming reply is written to the store at most this often
 
@@ -51,10 +56,11 @@ class TurnContext:
 class Turns:
     """Sends messages and streams the replies, one at a time."""
 
-    def __init__(self, runtime: ModelRuntime, recall: RecallPolicy, settings: Settings) -> None:
+    def __init__(self, runtime: ModelRuntime, recall: RecallPolicy, settings: Settings, memories: Memories | None = None) -> None:
         self.runtime = runtime
         self.recall = recall
         self.settings = settings
+        self.memories = memories
         self._lock = threading.Lock()
         self._active = False
 
@@ -109,6 +115,18 @@ class Turns:
             self._release()
             raise
 
+    def _remember(self, conversation: Conversation, reply: ReplyState, text: str, said_at: float) -> list[MemoryInfo]:
+        """Keep what the user's message tells about them; nothing in a temporary chat. Run after
+        the reply is generated: the first token does not wait for the detector, and the message
+        is not recalled into its own reply."""
+        if self.memories is None or conversation.stored_id is None:
+            return []
+        try:
+            return self.memories.remember(text, conversation.stored_id, reply.user_message_id, said_at)
+        except Exception:  # a detector's failure must not cost the reply; the message is kept anyway
+            log.exception("no memories kept from message %s", reply.user_message_id)
+            return []
+
     def _release(self) -> None:
         with self._lock:
             self._active = False
@@ -131,6 +149,7 @@ class Turns:
 
         runtime = self.runtime
         finished = False
+        said_at = time.time()  # about when the user's message was stored
         try:
             model, tok = runtime.load()
             with runtime.lock:
@@ -140,6 +159,7 @@ class Turns:
                 context = self.context(conversation, text, before=reply.user_message_id, reply=reply)
                 reply.memory_used = context.memory
                 reply.memory_sources = context.sources
+                self.recall.count_used(context.sources)
                 gen = Generator(model, tok)
                 stop = _AnyEvent(cancel, runtime.closing)
                 last_save = t_first = None
@@ -156,6 +176,7 @@ class Turns:
                 if t_first is not None and reply.tokens > 1:
                     reply.tokens_per_s = (reply.tokens - 1) / max(time.perf_counter() - t_first, 1e-6)
                 reply.cut = gen.stopped_by == "cancel"
+                reply.remembered = self._remember(conversation, reply, text, said_at)
                 conversation.finish(reply, gen.state, context.version, learn and not reply.cut)
                 finished = True
         finally:

@@ -10,4 +10,6 @@ Nothing here runs when the assistant answers, and the runtime (`core` outside th
     evaluate     bits per byte, memory-use evaluation, sample replies
     ablation     the state-kind ablation on associative recall
     baseline     the transformer baseline (RoPE attention with a KV cache)
+    extraction   the memory detector's data, training and measurement (`core.extraction`);
+                 extraction_data holds its tables and the hand-written check set
 """

@@ -256,13 +256,16 @@ def test_deleting_a_message_drops_its_conversation_state(session):
 
 def test_recall_brings_user_messages_from_other_conversations_and_memories(session):
     session.new_conversation()
-    session.send("My sister Ines lives in Porto", settings=greedy(6)).wait()
+    session.send("What a week it was for Ines in Porto, wow", settings=greedy(6)).wait()  # no fact to keep
+    session.send("My sister Ines lives in Porto", settings=greedy(6)).wait()  # kept as a memory
     session.add_memory("Ines likes green tea")
     current = session.new_conversation()
     session.send("Where does Ines live?", settings=greedy(6)).wait()
-    reply = session.send("Does Ines like tea?", settings=greedy(6))
+    reply = session.send("Does Ines like tea in Porto?", settings=greedy(6))
     reply.wait()
-    assert "My sister Ines lives in Porto" in reply.memory_used
+    assert "What a week it was for Ines in Porto, wow" in reply.memory_used  # a message, recalled as it is
+    assert "My sister Ines lives in Porto." in reply.memory_used  # the memory kept from the message...
+    assert "My sister Ines lives in Porto" not in reply.memory_used  # ...stands for it
     assert "Ines likes green tea" in reply.memory_used
     assert "Where does Ines live?" not in reply.memory_used  # the current conversation is in the state
     own = {m.text for m in session.messages(current.id) if m.role == "assistant"}

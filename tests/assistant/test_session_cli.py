@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -25,7 +26,9 @@ def cli(monkeypatch, capsys):
     monkeypatch.setattr("assistant.paths.default_model_dir", tiny_model_dir)
     monkeypatch.setattr("assistant.session.opening.DESIGN_KDF", CHEAP_KDF)  # a new vault in milliseconds
 
-    def run(*argv: str) -> tuple[int, str, str]:
+    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
         code = main(list(argv))
         out, err = capsys.readouterr()
         return code, out, err
@@ -50,6 +53,18 @@ def test_ask_continues_a_named_chat(cli):
     assert code == 0 and out.count("you ·") == 2 and "what is my dog called?" in out
     code, out, _ = cli("learning")
     assert "using the base model" in out and "0 pending" in out
+
+
+def test_ask_says_what_it_remembered_and_how_to_forget_it(cli):
+    code, _, err = cli("ask", "--no-learn", "--max-tokens", "4", "--temperature", "0", "-", stdin="My sister Ilse is a vet.")
+    assert code == 0
+    [line] = [x for x in err.splitlines() if x.startswith("remembered: ")]
+    ident = line.rsplit(" ", 1)[1].rstrip(")")
+    assert "My sister Ilse is a vet." in line
+    assert cli("memory", "forget", "--yes", ident)[0] == 0
+    assert "Ilse" not in cli("memory", "list")[1]
+    _, _, err = cli("ask", "--no-learn", "--max-tokens", "4", "--temperature", "0", "what a lovely day")
+    assert "remembered" not in err  # small talk keeps nothing
 
 
 def test_ask_temporary_leaves_no_conversation(cli):

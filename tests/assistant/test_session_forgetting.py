@@ -9,6 +9,7 @@ import pytest
 from .session_support import greedy, open_session, tiny_model_dir
 
 FACT = "My sister Ines lives in Porto"
+KEPT = "My sister Ines lives in Porto."  # the memory the session keeps from FACT; it stands for the message in recall
 
 
 @pytest.fixture
@@ -30,13 +31,14 @@ def test_a_state_records_the_messages_and_memories_it_recalled(session):
     a = session.new_conversation()
     session.send(FACT, settings=greedy(4)).wait()
     fact = next(m for m in session.messages(a.id) if m.role == "user")
+    kept = next(m for m in session.memories() if m.text == KEPT)
     memory = session.add_memory("Ines likes green tea")
     b, reply = recalled_in_a_second_chat(session, "Does my sister Ines like tea?")
-    assert FACT in reply.memory_used and "Ines likes green tea" in reply.memory_used
+    assert KEPT in reply.memory_used and "Ines likes green tea" in reply.memory_used
     read = session.store.load_state(b.id).read
-    assert fact.id in read.message_ids and memory.id in read.memory_ids
+    assert {kept.id, memory.id} <= read.memory_ids and fact.id not in read.message_ids
     session.send("thanks", settings=greedy(3)).wait()  # a continued state keeps what it had read
-    assert fact.id in session.store.load_state(b.id).read.message_ids
+    assert kept.id in session.store.load_state(b.id).read.memory_ids
 
 
 def test_deleting_a_recalled_message_drops_the_state_that_read_it(session):
@@ -48,13 +50,14 @@ def test_deleting_a_recalled_message_drops_the_state_that_read_it(session):
     other = session.new_conversation()
     session.send("the weather is fine today", settings=greedy(3)).wait()  # read nothing of the fact
     b, reply = recalled_in_a_second_chat(session)
-    assert FACT in reply.memory_used and session.store.load_state(b.id) is not None
+    assert KEPT in reply.memory_used and session.store.load_state(b.id) is not None
     session.delete_message(fact.id)
+    assert not [m for m in session.memories() if "Porto" in m.text]  # the memory kept from it goes too
     assert session.store.load_state(b.id) is None  # no state carries the deleted fact any more
     assert session.store.load_state(other.id) is not None  # a state that never read it is kept
     reply = session.send("and what else?", settings=greedy(3))
     reply.wait()
-    assert reply.reread and FACT not in reply.memory_used  # B is re-read from its remaining history
+    assert reply.reread and not [m for m in reply.memory_used if "Porto" in m]  # B re-read from its remaining history
     events = [e.detail for e in session.learning_log() if e.kind == "state"]
     assert any(f"conversation {b.id}: re-read 2 messages" in e for e in events)
 
@@ -72,6 +75,19 @@ def test_deleting_a_conversation_drops_the_states_that_recalled_its_messages(ses
     a = session.new_conversation()
     session.send(FACT, settings=greedy(4)).wait()
     b, reply = recalled_in_a_second_chat(session)
-    assert FACT in reply.memory_used
+    assert KEPT in reply.memory_used
     session.delete_conversation(a.id)
     assert session.store.load_state(b.id) is None
+    assert not [m for m in session.memories() if "Porto" in m.text]  # what was remembered from it went too
+
+
+def test_editing_a_recalled_memory_drops_the_state_that_read_its_old_text(session):
+    """Regression (issue 16): editing a memory left its old text in every state that recalled it."""
+    memory = session.add_memory("Ines likes green tea")
+    b, reply = recalled_in_a_second_chat(session, "Does my sister Ines like tea?")
+    assert "Ines likes green tea" in reply.memory_used and session.store.load_state(b.id) is not None
+    session.edit_memory(memory.id, "Ines likes strong coffee")
+    assert session.store.load_state(b.id) is None  # no state carries the old text any more
+    reply = session.send("and what else?", settings=greedy(3))
+    reply.wait()
+    assert reply.reread and "Ines likes green tea" not in reply.memory_used  # B re-read from its history

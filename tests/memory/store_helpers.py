@@ -6,8 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from memory.crypto import FAST_KDF_FOR_TESTS
 from memory.store import Store
+from memory.vectors import row_id
 
 PASSPHRASE = "correct horse battery staple"
 FAST = FAST_KDF_FOR_TESTS
@@ -42,10 +45,12 @@ def fill(s: Store, tag: str = "") -> Filled:
         ["titlemark", "usermark", "replymark", "memorymark", "replaymark", "settingkeymark",
          "settingvaluemark", "logmark", "metricmark", "statetagmark"]
     )]
-    binary = [f"STATEBYTES{tag}".encode() * 8, f"ADAPTERBYTES{tag}".encode() * 8]
+    binary = [f"STATEBYTES{tag}".encode() * 8, f"ADAPTERBYTES{tag}".encode() * 8, f"VECTORBYTES{tag}".encode() * 8]
     conv = s.add_conversation(m[0])
     user, reply = s.add_turn(conv.id, f"I said {m[1]} today", f"Noted: {m[2]}", state=binary[0], state_tag=m[9])
     memory = s.add_memory(f"The user likes {m[3]}")
+    with s.transaction():  # a sentence vector whose bytes are a marker (as `use_embedder` would write one)
+        s._put_vector(s._require_codec(), row_id("memory", memory.id), "fill", np.frombuffer(binary[2], dtype="<f4"))
     replay = s.add_replay_item(f"exchange {m[4]}", message_ids=[user.id, reply.id])
     adapter = s.add_adapter_version(binary[1], {m[8]: 1.5}, seen_replay_ids=[replay.id])
     s.set_setting(m[5], {"v": m[6]})

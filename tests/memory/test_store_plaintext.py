@@ -6,7 +6,8 @@ import tempfile
 
 import pytest
 
-from memory.archive import export_store, write_plaintext_export
+from memory.archive import export_store
+from memory.plaintext import write_plaintext_export
 from memory.store import Store
 from tests.memory.store_helpers import FAST, PASSPHRASE, Filled, fill, needles, scan
 

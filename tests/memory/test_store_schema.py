@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from memory import migrations
+from memory.chats import ORDER_KEY
 from memory.codec import RowCodec
 from memory.crypto import is_envelope
 from memory.errors import SchemaTooNew
@@ -25,6 +26,7 @@ EXPECTED_COLUMNS = {
     "memories": ["id", "payload"],
     "settings": ["id", "payload"],
     "learning_log": ["id", "payload"],
+    "vectors": ["id", "blob"],
     "_integrity": ["tbl", "n", "acc"],
 }
 
@@ -95,7 +97,10 @@ def test_plaintext_columns_hold_only_ids_and_kinds(store):
             elif table == "settings":
                 assert isinstance(value, str) and len(value) == 32 and int(value, 16) >= 0
             elif table in ("meta", "_migrations"):
-                assert value in ("key_check",) or value.startswith("m0")
+                assert value in ("key_check", ORDER_KEY) or value.startswith("m0")
+            elif table == "vectors":  # the row id of a message or memory, which its own table shows
+                kind, _, ident = value.partition(":")
+                assert kind in ("message", "memory") and int(ident) == int(ident)
             elif table == "_integrity":  # table names, counts, and keyed 32-byte sums (memory.integrity)
                 assert value in ("*", *migrations.USER_TABLES) if column == "tbl" else (
                     isinstance(value, int) if column == "n" else isinstance(value, bytes) and len(value) == 32

@@ -16,6 +16,9 @@ Knobs for tests (set them on the session, or on `FakeOpener.configure`):
   is set or the reply is cancelled (to test "Esc stops a reply" without timing).
 - `fail_next`: an exception the next `send` raises.
 - `learn_delay`: seconds a learning update "takes".
+- `auto_memories`: keep a memory from each message that starts "My " or "I " and is not a
+  question (off by default, so the seeded snapshots stay as they were); the fake's stand-in
+  for the real detector, with the first two words as the slot.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ class FakeReply:
         self.cut = False
         self.tokens_per_s = 42.0
         self.memory_used: list[str] = session._recalled()
+        self.remembered: list[MemoryInfo] = []
         self._closed = False
 
     def __iter__(self) -> Iterator[str]:
@@ -176,6 +180,7 @@ class FakeSession:
         self.hold: threading.Event | None = None
         self.fail_next: Exception | None = None
         self.learn_delay = 0.0
+        self.auto_memories = False
         self.sent: list[str] = []
         self.keyring_enabled = False
 
@@ -283,7 +288,24 @@ class FakeSession:
             title = conv.title or " ".join(text.split())[:40] or "Untitled"
             vault.conversations[conv_id] = replace(conv, title=title, updated_at=vault.now(), message_count=conv.message_count + 1)
             self.sent.append(text)
-        return FakeReply(self, conv_id, reply_for(text), cancel)
+        reply = FakeReply(self, conv_id, reply_for(text), cancel)
+        if self.auto_memories and not conv.temporary:
+            reply.remembered = self._remember(text, conv_id)
+        return reply
+
+    def _remember(self, text: str, conv_id: int) -> list[MemoryInfo]:
+        words = text.split()
+        if len(words) < 3 or words[0] not in ("My", "I") or text.rstrip().endswith("?"):
+            return []
+        with self._lock:
+            slot = " ".join(words[:2]).lower()
+            when = self._vault.now()
+            info = MemoryInfo(self._vault.new_id(), text.strip(), when, conv_id, when, slot=slot)
+            for old in list(self._vault.memories.values()):
+                if old.slot == slot and old.status == "current":
+                    self._vault.memories[old.id] = replace(old, status="superseded", superseded_by=info.id, superseded_at=when)
+            self._vault.memories[info.id] = info
+            return [info]
 
     def _finish_reply(self, conv_id: int, text: str, cut: bool) -> int | None:
         with self._lock:
@@ -408,7 +430,21 @@ class FakeSession:
         with self._lock:
             if self._vault.memories.pop(memory_id, None) is None:
                 raise RecordNotFound("memories", memory_id)
+            for other in list(self._vault.memories.values()):
+                if other.superseded_by == memory_id:
+                    self._vault.memories[other.id] = replace(other, status="current", superseded_by=None, superseded_at=None)
         self._unlearn(f"memory {memory_id}")
+
+    def merge_memories(self, memory_ids: list[int], text: str) -> MemoryInfo:
+        with self._lock:
+            if len(set(memory_ids)) < 2:
+                raise ValueError("merging needs two or more memories")
+            first = self._vault.memories[memory_ids[0]]
+            info = replace(first, id=self._vault.new_id(), text=text, times_used=0)
+            self._vault.memories[info.id] = info
+        for ident in memory_ids:
+            self.delete_memory(ident)
+        return info
 
     def memory_count(self) -> int:
         return len(self._vault.memories)

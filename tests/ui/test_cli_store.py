@@ -241,7 +241,10 @@ def test_bench_store_json_has_the_issues_shape(monkeypatch, capsys):
 
     monkeypatch.setattr(bench, "measure_unlock", lambda root, repeats: 0.2)
     monkeypatch.setattr(bench, "measure_writes", lambda root, turns, corpus: 1000.0)
-    monkeypatch.setattr(bench, "measure_recall", lambda sizes, queries, corpus: {str(s): 1.0 for s in sizes})
+    monkeypatch.setattr(
+        bench, "measure_recall", lambda sizes, queries, corpus, dim=None: {str(s): 1.0 if dim is None else 3.0 for s in sizes}
+    )
+    monkeypatch.setattr(bench, "measure_query_embedding", lambda queries, corpus: 12.0)
     monkeypatch.setattr(bench, "measure_export_import", lambda root, messages, corpus, repeats: (0.5, 0.6))
     assert main(["bench", "store", "--json", "--quick"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -249,11 +252,15 @@ def test_bench_store_json_has_the_issues_shape(monkeypatch, capsys):
         "unlock_s": 0.2,
         "write_msgs_per_s": 1000.0,
         "recall_ms": {"10000": 1.0, "100000": 1.0},
+        "recall_fused_ms": {"10000": 3.0, "100000": 3.0},
+        "embed_query_ms": 12.0,
+        "recall_fused_total_ms_100000": 15.0,
         "export_s_10000": 0.5,
         "import_s_10000": 0.6,
     }
     assert main(["bench", "store", "--quick"]) == 0
-    assert "recall, 100K messages" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "recall, 100K messages" in out and "recall fused total, 100K" in out
 
 
 def test_a_new_store_asks_for_its_passphrase_twice_at_a_terminal():

@@ -218,3 +218,50 @@ async def test_reset_requires_typing_reset_and_starts_over(seeded, new_app):
         await pilot.press("escape")
         assert app.screen.query_one("#passphrase").has_focus
         _ = PASSPHRASE
+
+
+# --- where a memory came from, its use and status; merging ----------------------------------
+
+
+async def test_memories_show_source_use_and_status(seeded, new_app):
+    seeded.configure["auto_memories"] = True
+    app = new_app(seeded)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await unlock(pilot)
+        session = seeded.session
+        conv = session.new_conversation("Moving house")
+        for text in ("I live in Tromso.", "I live in Oslo now."):
+            for _ in session.send(text):
+                pass
+        await pilot.press("f3")
+        await settle(pilot)
+        assert cells(app, "memories")[-2:] == ["I live in Tromso.", "I live in Oslo now."]
+        assert cells(app, "memories", 1)[-2:] == [conv.title] * 2
+        assert cells(app, "memories", 1)[0] == "typed in"
+        assert cells(app, "memories", 3)[-1] == "0"
+        assert cells(app, "memories", 4)[-2:] == ["superseded", "current"]
+
+
+async def test_marking_two_memories_merges_them_into_one(seeded, new_app):
+    app = new_app(seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_memory(pilot)
+        await pilot.press("m")
+        assert cells(app, "memories")[0].startswith("[m] ")
+        await pilot.press("down", "m")
+        await wait_until(pilot, lambda: isinstance(app.screen, TextPrompt))
+        assert app.screen.query_one("#text", Input).value == "My sister is called Ana. I prefer short answers."
+        app.screen.query_one("#text", Input).value = "My sister is Ana; I like short answers."
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [m.text for m in seeded.session.memories()] == ["My sister is Ana; I like short answers."]
+        await wait_until(pilot, lambda: cells(app, "memories") == ["My sister is Ana; I like short answers."])
+
+
+async def test_unmarking_a_memory_cancels_the_merge(seeded, new_app):
+    app = new_app(seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_memory(pilot)
+        await pilot.press("m", "m")
+        assert not isinstance(app.screen, TextPrompt)
+        assert cells(app, "memories") == ["My sister is called Ana.", "I prefer short answers."]

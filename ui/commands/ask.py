@@ -114,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if reply.cut:
             _say("(the reply was cut)")
+        reply.wait()
+        for memory in reply.remembered:  # kept from the message: say so, and how to undo it
+            _say(f"remembered: {memory.text} (to forget it: assistant memory forget {memory.id})")
         if learn and not reply.cut:
             status = session.learning_status()
             if session.learning.enabled() or status.pending:

@@ -6,6 +6,7 @@ Kinds:
   learning  continual-learning strategies on a scripted persona (personal gain vs anchor drift)
   voice     word error rate and real-time factor of speech recognition
   recall    the state-kind ablation: diagonal vs matrix state on associative recall
+  memory    long-term memory on generated personas: extraction, recall of current facts, answers
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from __future__ import annotations
 import argparse
 import importlib
 
-KINDS = ("model", "store", "learning", "voice", "recall")
+KINDS = ("model", "store", "learning", "voice", "recall", "memory")
 
 EXAMPLES = """\
 examples:
   assistant bench model
   assistant bench model --json --quick
   assistant bench model --model ~/models/LFM2-350M
-  assistant bench store --json"""
+  assistant bench store --json
+  assistant bench memory --json"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -44,6 +44,7 @@ class ChatScreen(ReplyStreaming, VoiceHooks):
         Binding("ctrl+b", "toggle_sidebar", "Chat list", id="chat.sidebar", show=False),
         Binding("ctrl+o", "focus_list", "Focus chat list", id="chat.focus_list", show=False),
         Binding("ctrl+r", "push_to_talk", "Talk", id="chat.talk", show=False),
+        Binding("ctrl+g", "memory_block", "Memory used", id="chat.memory_block", show=False),
     ]
     """
     | Key | Action |
@@ -56,6 +57,7 @@ class ChatScreen(ReplyStreaming, VoiceHooks):
     | ctrl+b | Show or hide the conversation list. |
     | ctrl+o | Move to the conversation list. |
     | ctrl+r | Push to talk: start, and again to stop (where voice input is available). |
+    | ctrl+g | Show the snippets the last reply read from memory (or click its "used N memories"). |
     """
 
     DEFAULT_CSS = """
@@ -235,8 +237,9 @@ class ChatScreen(ReplyStreaming, VoiceHooks):
             self.notify("There is no saved conversation here to delete.", severity="warning")
             return
         body = (
-            f"“{info.title or UNTITLED}” and its {info.message_count} messages are deleted, and the "
-            "assistant retrains without them (in the background; the status bar shows the progress). "
+            f"“{info.title or UNTITLED}” and its {info.message_count} messages are deleted, with what was "
+            "remembered from them, and the assistant retrains without them (in the background; the "
+            "status bar shows the progress). "
             "This cannot be undone."
         )
 

@@ -4,6 +4,10 @@ A reply is produced in a thread worker that posts typed messages back (`ReplySta
 `ReplyToken`, `ReplyFinished`, `ReplyFailed`; `post_message` is thread-safe); the handlers
 stream the pieces into the Markdown log. Esc sets the reply's cancel event, which the session
 checks between tokens.
+
+What the reply did with memory is shown with it: "used N memories" on its label opens exactly
+the snippets of its memory block (a click, or `action_memory_block` from a key), and each
+memory kept from the user's message gets a quiet "remembered: ..." line with an Undo.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from textual.widgets.markdown import MarkdownStream
 from assistant.errors import USER_ERRORS
 from assistant.session.protocol import ReplyLike
 from ui.screens.base import SessionScreen
+from ui.screens.chat_memory import MemoryBlockDialog, RememberedLine, used_label
 from ui.widgets.chat_log import ChatLog, MessageView
 from ui.widgets.status_bar import StatusBar
 
@@ -89,6 +94,7 @@ class ReplyStreaming(SessionScreen):
             self.cut = cut
             self.tokens_per_s = reply.tokens_per_s
             self.memory_used = list(reply.memory_used)
+            self.remembered = list(reply.remembered)
 
     class ReplyFailed(Message):
         """The reply could not be produced; `error` says why."""
@@ -101,6 +107,8 @@ class ReplyStreaming(SessionScreen):
     def __init__(self) -> None:
         super().__init__()
         self._reply: _Reply | None = None
+        self._blocks: list[list[str]] = []
+        """The memory blocks of the replies shown since the screen opened (a label names its index)."""
 
     # --- starting and stopping ----------------------------------------------------------------
 
@@ -194,11 +202,39 @@ class ReplyStreaming(SessionScreen):
             reply.view.message_id = message.message_id
             if message.cut:
                 reply.view.cut = True
-            count = len(message.memory_used)
-            if count:
-                reply.view.query_one(".role", Static).update(Content(f"Assistant · used {count} memor{'y' if count == 1 else 'ies'}"))
+            if message.memory_used:
+                self._blocks.append(message.memory_used)
+                link = (used_label(len(message.memory_used)), f"@click=screen.memory_block({len(self._blocks) - 1})")
+                reply.view.query_one(".role", Static).update(Content.assemble("Assistant · ", link))
+            if message.remembered:
+                log = self.query_one(ChatLog)
+                await log.mount_all([RememberedLine(memory) for memory in message.remembered])
+                log.anchor()
         self.refresh_conversations()
         self.refresh_status()
+
+    # --- what a reply did with memory ---------------------------------------------------------
+
+    def action_memory_block(self, index: int = -1) -> None:
+        """Show the snippets of a reply's memory block (by default the last reply that had one)."""
+        if not self._blocks:
+            self.notify("No reply here has used a memory yet.", timeout=3)
+            return
+        self.app.push_screen(MemoryBlockDialog(self._blocks[index]))
+
+    def on_remembered_line_undo_requested(self, message: RememberedLine.UndoRequested) -> None:
+        message.stop()
+        self._undo_memory(message.line)
+
+    @work(thread=True, group="undo")
+    def _undo_memory(self, line: RememberedLine) -> None:
+        try:
+            self.session.delete_memory(line.memory.id)
+        except (*USER_ERRORS, OSError) as exc:
+            self.app.call_from_thread(line.failed, str(exc) or type(exc).__name__)
+            return
+        self.app.call_from_thread(line.forgotten)
+        self.app.call_from_thread(self.refresh_status)
 
     async def on_reply_streaming_reply_failed(self, message: ReplyFailed) -> None:
         reply, self._reply = self._reply, None

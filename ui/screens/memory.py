@@ -1,6 +1,7 @@
 """The memory screen: what the assistant keeps, searchable, editable and deletable.
 
-Memories (facts the user can read and change) and conversations are listed in tabs; Enter in
+Memories (facts the user can read and change: where each was said and when, how often it was
+used, whether a newer one superseded it) and conversations are listed in tabs; Enter in
 the search box asks the recall index and lists the hits. Export, import and reset are here too,
 each confirmed, each with a progress bar. Deleting anything starts unlearning in the
 background; its progress is shown under the lists as the learner reports it.
@@ -43,6 +44,7 @@ class MemoryScreen(SessionScreen):
         Binding("a", "add_memory", "Add", id="memory.add"),
         Binding("e", "edit_memory", "Edit", id="memory.edit"),
         Binding("d,delete", "delete_selected", "Delete", id="memory.delete"),
+        Binding("m", "merge", "Merge", id="memory.merge"),
         Binding("slash", "focus_search", "Search", id="memory.search"),
         Binding("x", "export", "Export", id="memory.export"),
         Binding("i", "import", "Import", id="memory.import"),
@@ -54,6 +56,7 @@ class MemoryScreen(SessionScreen):
     | a | Add a memory. |
     | e | Edit the selected memory. |
     | d, delete | Delete the selected memory or conversation (asks first). |
+    | m | Mark the selected memory for merging; marking a second one merges the two into one text. |
     | / | Search conversations and memories (Enter asks the recall index). |
     | x | Export everything to an encrypted file. |
     | i | Import an export. |
@@ -84,6 +87,8 @@ class MemoryScreen(SessionScreen):
         self._memory_ids: list[int] = []
         self._conversation_ids: list[int] = []
         self._hits: list[SearchHit] = []
+        self._marked: list[int] = []
+        """The memories marked for merging (a second mark merges)."""
         self._operation: str | None = None
         """The export / import / reset running, if any (it owns the progress bar)."""
 
@@ -100,6 +105,7 @@ class MemoryScreen(SessionScreen):
         with Horizontal(classes="buttons"):
             yield Button("Add", id="add", compact=True)
             yield Button("Edit", id="edit", compact=True)
+            yield Button("Merge", id="merge", compact=True)
             yield Button("Delete", id="delete", variant="error", compact=True)
             yield Static(classes="spacer")
             yield Button("Export", id="export", compact=True)
@@ -129,19 +135,32 @@ class MemoryScreen(SessionScreen):
         query = query or self.query_one("#search", Input).value
         needle = query.strip().lower()
         memories = [m for m in self.session.memories() if needle in m.text.lower()]
+        every_conversation = self.session.conversations()
+        titles = {c.id: c.title or "Untitled" for c in every_conversation}
         table = self.query_one("#memories", DataTable)
         row = table.cursor_row
         table.clear(columns=True)
-        width = self._text_width(20)
+        width = self._text_width(54)
         table.add_column("Memory", width=width)
-        table.add_column("Added", width=12)
+        table.add_column("Said in", width=14)
+        table.add_column("When", width=12)
+        table.add_column("Used", width=4)
+        table.add_column("Status", width=10)
         for memory in memories:
-            table.add_row(_plain(one_line(memory.text, width)), _plain(when(memory.created_at)))
+            source = "typed in" if memory.conversation_id is None else titles.get(memory.conversation_id, "(deleted)")
+            text = ("[m] " if memory.id in self._marked else "") + memory.text
+            table.add_row(
+                _plain(one_line(text, width)),
+                _plain(one_line(source, 14)),
+                _plain(when(memory.said_at or memory.created_at)),
+                _plain(str(memory.times_used)),
+                _plain(memory.status),
+            )
         self._memory_ids = [m.id for m in memories]
         if memories:
             table.move_cursor(row=min(row, len(memories) - 1))
 
-        conversations = [c for c in self.session.conversations() if needle in (c.title or "").lower()]
+        conversations = [c for c in every_conversation if needle in (c.title or "").lower()]
         table = self.query_one("#conversations", DataTable)
         row = table.cursor_row
         table.clear(columns=True)
@@ -226,6 +245,7 @@ class MemoryScreen(SessionScreen):
         actions = {
             "add": self.action_add_memory,
             "edit": self.action_edit_memory,
+            "merge": self.action_merge,
             "delete": self.action_delete_selected,
             "export": self.action_export,
             "import": self.action_import,
@@ -260,6 +280,51 @@ class MemoryScreen(SessionScreen):
                 self.refresh_tables()
 
         self.app.push_screen(TextPrompt("Edit the memory", value=current.text), done)
+
+    def action_merge(self) -> None:
+        """Mark the selected memory (or unmark it); with two marked, ask for the merged text."""
+        ident = self._selected("memories", self._memory_ids)
+        if ident is None or self._tab() != "memories-tab":
+            self.notify("Select a memory first.", severity="warning")
+            return
+        if ident in self._marked:
+            self._marked.remove(ident)
+            self.refresh_tables()
+            return
+        self._marked.append(ident)
+        self.refresh_tables()
+        if len(self._marked) < 2:
+            self.notify("Marked for merging: select another memory and press m.", timeout=4)
+            return
+        ids, self._marked = self._marked[:2], []
+        texts = {m.id: m.text for m in self.session.memories()}
+
+        def done(text: str | None) -> None:
+            if text:
+                self._merge(ids, text)
+            else:
+                self.refresh_tables()
+
+        self.app.push_screen(
+            TextPrompt(
+                "Merge two memories", value=" ".join(texts.get(i, "") for i in ids).strip(),
+                hint="The two become this one memory; both are forgotten (and unlearned).",
+            ),
+            done,
+        )  # fmt: skip
+
+    @work(thread=True, group="delete")
+    def _merge(self, ids: list[int], text: str) -> None:
+        try:
+            self.session.merge_memories(ids, text)
+        except (*USER_ERRORS, OSError, ValueError) as exc:
+            self.app.call_from_thread(self.notify, f"Could not merge: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self._merged)
+
+    def _merged(self) -> None:
+        self.refresh_tables()
+        self.notify("Merged into one memory; the assistant is unlearning the two.", timeout=4)
 
     def action_delete_selected(self) -> None:
         if self._tab() == "conversations-tab":
@@ -299,7 +364,8 @@ class MemoryScreen(SessionScreen):
         self.app.push_screen(
             ConfirmDialog(
                 "Delete this conversation?",
-                f"“{title}” and its messages are deleted, and the assistant retrains without them. This cannot be undone.",
+                f"“{title}” and its messages are deleted, with what was remembered from them, and the assistant "
+                "retrains without them. This cannot be undone.",
             ),
             done,
         )
