@@ -86,7 +86,7 @@ def _need(path: Path, what: str) -> None:
         raise AssistantError(f"{path} not found: {what}")
 
 
-def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bool, log) -> dict:
+def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bool, log, cases: int = 200, text_bytes: int = 60_000) -> dict:
     """The converted model beside its teacher (full attention) and `baseline`, on held-out text:
     core/training/quality.py's measurements; `write_card` records them in FOLDER/card.json."""
     import time
@@ -108,17 +108,23 @@ def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bo
     if baseline is not None:
         model, btok = load_model(baseline)
         models.append(quality.Scored(baseline.name, model, btok))
-    sizes = {"text_bytes": 6_000, "memory_cases": 12, "absent_cases": 6, "samples": False} if quick else {}
+    sizes = {"text_bytes": 3_000, "memory_cases": 3, "absent_cases": 1, "samples": False, "questions": 3} if quick else {
+        "text_bytes": text_bytes, "memory_cases": cases, "absent_cases": max(1, cases // 4)}
     result = quality.compare(models, log=log, **sizes)
     result["models"] = {"converted": str(folder), "teacher": f"{read_config(folder).source.get('file')} (full attention)"}
     if baseline is not None:
         result["models"][baseline.name] = str(baseline)
-    result["command"] = f"assistant convert evaluate --model {folder}" + (f" --baseline {baseline}" if baseline else "") + (" --quick" if quick else "")
+    result["command"] = (
+        f"assistant convert evaluate --model {folder}" + (f" --baseline {baseline}" if baseline else "")
+        + (" --quick" if quick else f" --cases {cases} --text-bytes {text_bytes}")
+    )
+    result["sizes"] = sizes
     if write_card:
         card_path = folder / "card.json"
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
         card["quality"] = {
             "measured_by": result["command"],
+            "sizes": sizes,
             "date": time.strftime("%Y-%m-%d"),
             "text_bytes": result["text_bytes"],
             "bits_per_byte": result["bits_per_byte"],
@@ -136,3 +142,15 @@ def summary_rows(result: dict) -> list[tuple[str, dict[str, str]]]:
     from core.training.quality import summary_rows as rows
 
     return rows(result)
+
+
+def resume(run: Path, folder: Path) -> dict:
+    """Rebuild RUN from a model folder's committed leg (`core.training.convert.resume_from_leg`)."""
+    from core.training import convert
+
+    if (run / "settings.json").exists():
+        raise AssistantError(f"{run} already holds a run: give a new folder (nothing was changed)")
+    try:
+        return convert.resume_from_leg(run, folder)
+    except FileNotFoundError as exc:
+        raise AssistantError(str(exc)) from None

@@ -531,6 +531,69 @@ def stage_delta(run: Path, types: list[str], s: ConvertSettings) -> dict[str, to
     return {k: v.contiguous() for k, v in trained.items() if types[int(k.split(".")[2])] == "liquid"}
 
 
+def stage2_from_export(run: Path, folder: Path, record: Path) -> Path:
+    """Seed RUN/stage2 from an exported model folder's delta and a stage-2 `trainer.json`
+    (`record`): the committed form of a stage-2 leg, so the next leg continues without a second
+    copy of the weights in git (LoRA B factors are exported with their scale folded in; the
+    optimiser moments restart). Returns the params file written."""
+    from core.converted import DELTA
+    from core.lora import lora_modules
+
+    s = ConvertSettings(**json.loads((run / "settings.json").read_text()))
+    delta = load_file(str(folder / DELTA))
+    student = distill_student(run, s, read_llama_gguf(source_path(s)))
+    params = {k: v for k, v in delta.items() if is_new_parameter(k)}
+    for name, m in lora_modules(student).items():
+        if f"{name}.weight.lora_A" in delta:
+            params[f"{name}.lora_A"] = delta[f"{name}.weight.lora_A"]
+            params[f"{name}.lora_B"] = (delta[f"{name}.weight.lora_B"] / m.lora_scale).contiguous()
+    want = {n for n, _ in student.named_parameters() if "lora_" in n or is_new_parameter(n)}
+    if set(params) != want:
+        raise ValueError(f"{folder / DELTA} is not this run's stage 2 (placement {s.attention_layers}): "
+                         f"{len(want - set(params))} tensors missing, {len(set(params) - want)} unknown")
+    (run / "stage2").mkdir(parents=True, exist_ok=True)
+    _atomic_save(params, run / "stage2" / "params.safetensors")
+    (run / "stage2" / "trainer.json").write_text(Path(record).read_text())
+    return run / "stage2" / "params.safetensors"
+
+
+def write_leg(run: Path, folder: Path) -> Path:
+    """FOLDER/leg: what a later session needs to continue this run from the model folder (stage
+    1's parameters and record, the settings naming the GGUF by file name, stage 2's record; stage
+    2's weights are the folder's own delta, see `stage2_from_export`)."""
+    import shutil
+
+    leg = folder / "leg"
+    leg.mkdir(parents=True, exist_ok=True)
+    s = json.loads((run / "settings.json").read_text())
+    s["gguf"] = Path(s["gguf"]).name
+    (leg / "settings.json").write_text(json.dumps(s, indent=2) + "\n")
+    for name in ("params.safetensors", "trainer.json"):
+        shutil.copyfile(run / "stage1" / name, leg / name)
+    if (run / "stage2" / "trainer.json").is_file():
+        shutil.copyfile(run / "stage2" / "trainer.json", leg / "stage2-trainer.json")
+    return leg
+
+
+def resume_from_leg(run: Path, folder: Path) -> dict:
+    """A run folder rebuilt from FOLDER/leg (`write_leg`): stage 1 from its parameters, stage 2
+    (where it had begun) from the folder's delta. Returns {stage: step}."""
+    import shutil
+
+    leg = folder / "leg"
+    if not (leg / "settings.json").is_file():
+        raise FileNotFoundError(f"{leg} holds no leg to continue (settings.json missing)")
+    (run / "stage1").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(leg / "settings.json", run / "settings.json")
+    for name in ("params.safetensors", "trainer.json"):
+        shutil.copyfile(leg / name, run / "stage1" / name)
+    steps = {"stage1": json.loads((leg / "trainer.json").read_text())["step"]}
+    if (leg / "stage2-trainer.json").is_file():
+        stage2_from_export(run, folder, leg / "stage2-trainer.json")
+        steps["stage2"] = json.loads((leg / "stage2-trainer.json").read_text())["step"]
+    return steps
+
+
 def export_converted(run: Path, out: Path, attention_layers: list[int], *, card: dict | None = None, **over) -> Path:
     """A converted model folder (core/converted.py) from a run: config, delta, tokenizer, card."""
     from core.converted import DELTA

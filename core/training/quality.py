@@ -148,7 +148,8 @@ def general_eval(model, tok, questions=GENERAL_QUESTIONS, max_tokens: int = 32) 
 
 def compare(
     models: Sequence[Scored], *, text_bytes: int = 60_000, contexts: tuple[int, ...] = (512, 2048),
-    memory_cases: int = 200, absent_cases: int = 50, samples: bool = True, log: Callable[[str], None] = print,
+    memory_cases: int = 200, absent_cases: int = 50, samples: bool = True, questions: int | None = None,
+    log: Callable[[str], None] = print,
 ) -> dict:
     """Every measurement for every model, side by side: {measure: {model name: figure}}."""
     from core.training.dialogues import memory_eval_cases
@@ -163,8 +164,9 @@ def compare(
             for ctx in contexts:
                 log(f"{m.name}: bits/byte on held-out {label} at {ctx}")
                 out["bits_per_byte"].setdefault(f"{label}@{ctx}", {})[m.name] = round(bits_per_byte(m.model, m.tok, text, ctx), 4)
-        log(f"{m.name}: {len(GENERAL_QUESTIONS)} general questions")
-        out.setdefault("general", {})[m.name] = general_eval(m.model, m.tok)
+        asked = GENERAL_QUESTIONS[:questions]
+        log(f"{m.name}: {len(asked)} general questions")
+        out.setdefault("general", {})[m.name] = general_eval(m.model, m.tok, asked)
         if cases:
             log(f"{m.name}: {len(cases)} held-out memory cases")
             out.setdefault("memory", {})[m.name] = memory_eval(m.model, m.tok, cases, max_tokens=32, plain=False)

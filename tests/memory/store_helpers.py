@@ -83,3 +83,15 @@ def scan(roots: list[Path], patterns: dict[bytes, str]) -> list[str]:
                 continue
             hits += [f"{path}: {label}" for pattern, label in patterns.items() if pattern in data]
     return hits
+
+
+def embedding_model_installed() -> bool:
+    """Whether `make source` installed the recall embedding model (tests that need it skip
+    without it locally, and fail in CI, where it must be installed)."""
+    from memory import embed
+
+    try:
+        embed.locate()
+    except embed.ModelMissing:
+        return False
+    return True

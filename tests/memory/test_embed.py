@@ -9,18 +9,11 @@ import numpy as np
 import pytest
 
 from memory import embed
-
-
-def _installed() -> bool:
-    try:
-        embed.locate()
-    except embed.ModelMissing:
-        return False
-    return True
+from tests.memory.store_helpers import embedding_model_installed
 
 
 needs_model = pytest.mark.skipif(
-    not _installed() and not os.environ.get("CI"), reason="the embedding model is not installed (make source)"
+    not embedding_model_installed() and not os.environ.get("CI"), reason="the embedding model is not installed (make source)"
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 from memory import embed
 from memory.recall import RecallIndex
 from memory.store import Store
-from tests.memory.store_helpers import reopen, scan
+from tests.memory.store_helpers import embedding_model_installed, reopen, scan
 
 # A toy embedder: words of one concept share an axis, so "Which town is home for me?" is close to
 # "I grew up in Charleston" though they share no word; other words add a little hashed noise.
@@ -188,15 +188,7 @@ def test_a_damaged_vector_is_left_out_and_dropped_by_repair(store, toy):
     assert key not in vector_rows(store)
 
 
-def _installed() -> bool:
-    try:
-        embed.locate()
-    except embed.ModelMissing:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _installed() and not os.environ.get("CI"), reason="the embedding model is not installed (make source)")
+@pytest.mark.skipif(not embedding_model_installed() and not os.environ.get("CI"), reason="the embedding model is not installed (make source)")
 def test_the_shipped_model_finds_a_paraphrase_bm25_misses(store):
     store.use_embedder(embed.load_default_embedder)
     store.fill_in_background = False

