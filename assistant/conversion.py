@@ -108,7 +108,7 @@ def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bo
     if baseline is not None:
         model, btok = load_model(baseline)
         models.append(quality.Scored(baseline.name, model, btok))
-    sizes = {"text_bytes": 3_000, "memory_cases": 3, "absent_cases": 1, "samples": False, "questions": 3} if quick else {
+    sizes = {"text_bytes": 1_500, "memory_cases": 1, "absent_cases": 1, "samples": False, "questions": 1} if quick else {
         "text_bytes": text_bytes, "memory_cases": cases, "absent_cases": max(1, cases // 4)}
     result = quality.compare(models, log=log, **sizes)
     result["models"] = {"converted": str(folder), "teacher": f"{read_config(folder).source.get('file')} (full attention)"}
