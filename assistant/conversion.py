@@ -99,7 +99,8 @@ def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bo
 
     _need(folder / "config.json", "give a converted model folder (assistant convert export writes one)")
     log("loading the converted model and its teacher")
-    g = read_llama_gguf(locate_source(read_config(folder).source))
+    source = read_config(folder).source
+    g = read_llama_gguf(locate_source(source))
     student, tok = load_converted(folder, source=g)
     # full attention over everything the evaluation reads (2,048-token windows, short chats)
     teacher = build_from_source(HybridConfig.from_llama(g.config, attention_window=4096), g.tensors)
@@ -111,7 +112,7 @@ def evaluate(folder: Path, baseline: Path | None, *, quick: bool, write_card: bo
     sizes = {"text_bytes": 1_500, "memory_cases": 1, "absent_cases": 1, "samples": False, "questions": 1} if quick else {
         "text_bytes": text_bytes, "memory_cases": cases, "absent_cases": max(1, cases // 4)}
     result = quality.compare(models, log=log, **sizes)
-    result["models"] = {"converted": str(folder), "teacher": f"{read_config(folder).source.get('file')} (full attention)"}
+    result["models"] = {"converted": str(folder), "teacher": f"{source.get('file')} (full attention)"}
     if baseline is not None:
         result["models"][baseline.name] = str(baseline)
     result["command"] = (

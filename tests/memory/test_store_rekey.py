@@ -54,7 +54,9 @@ def test_an_old_copy_of_the_database_no_longer_opens(store, tmp_path):
         unlocked(directory)
 
 
-def test_a_crash_before_the_new_database_is_in_place_keeps_the_old_key(store, monkeypatch):
+def _rekey_crashing_in(store, monkeypatch, target, name: str):
+    """Fill the store, rekey it with `target.name` raising (the process dies there), then unlock
+    the directory again as the next run would (it holds what it held before); returns that store."""
     fill(store)
     before = store.snapshot()
     directory = store.directory
@@ -62,7 +64,7 @@ def test_a_crash_before_the_new_database_is_in_place_keeps_the_old_key(store, mo
     def crash(*args):
         raise Crash()
 
-    monkeypatch.setattr(rekey_module, "_swap", crash)
+    monkeypatch.setattr(target, name, crash)
     with pytest.raises(Crash):
         store.rekey(PASSPHRASE)
     store._instance_lock.release()
@@ -71,26 +73,16 @@ def test_a_crash_before_the_new_database_is_in_place_keeps_the_old_key(store, mo
     assert Vault(directory).has_pending_rekey
     s = unlocked(directory)
     assert s.snapshot() == before and not Vault(directory).has_pending_rekey
-    assert not (directory / "store.db.rekey").exists()
+    return s
+
+
+def test_a_crash_before_the_new_database_is_in_place_keeps_the_old_key(store, monkeypatch):
+    s = _rekey_crashing_in(store, monkeypatch, rekey_module, "_swap")
+    assert not (s.directory / "store.db.rekey").exists()
     s.close()
 
 
 def test_a_crash_after_the_new_database_is_in_place_finishes_at_the_next_unlock(store, monkeypatch):
-    fill(store)
-    before = store.snapshot()
-    directory = store.directory
-
-    def crash(self):
-        raise Crash()
-
-    monkeypatch.setattr(Vault, "finish_rekey", crash)
-    with pytest.raises(Crash):
-        store.rekey(PASSPHRASE)
-    store._instance_lock.release()
-    store._closed = True
-    monkeypatch.undo()
-    assert Vault(directory).has_pending_rekey
-    s = unlocked(directory)
-    assert s.snapshot() == before and not Vault(directory).has_pending_rekey
+    s = _rekey_crashing_in(store, monkeypatch, Vault, "finish_rekey")
     assert s.check_integrity() == []
     s.close()
