@@ -159,7 +159,6 @@ class Turns:
                 context = self.context(conversation, text, before=reply.user_message_id, reply=reply)
                 reply.memory_used = context.memory
                 reply.memory_sources = context.sources
-                self.recall.count_used(context.sources)
                 gen = Generator(model, tok)
                 stop = _AnyEvent(cancel, runtime.closing)
                 last_save = t_first = None
@@ -176,6 +175,7 @@ class Turns:
                 if t_first is not None and reply.tokens > 1:
                     reply.tokens_per_s = (reply.tokens - 1) / max(time.perf_counter() - t_first, 1e-6)
                 reply.cut = gen.stopped_by == "cancel"
+                self.recall.count_used(context.sources)  # a store write: after the reply, not before its first token
                 reply.remembered = self._remember(conversation, reply, text, said_at)
                 conversation.finish(reply, gen.state, context.version, learn and not reply.cut)
                 finished = True
